@@ -1,0 +1,1 @@
+//! Scrubbing engine (being written).

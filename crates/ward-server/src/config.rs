@@ -1,0 +1,445 @@
+//! `ward.toml` and its `WARD_*` environment overrides.
+//!
+//! Every key has a default (see `docs/configuration.md`); a file only names what it changes.
+//! An environment variable `WARD_<SECTION>_<KEY>` (or `WARD_<KEY>` for top-level keys)
+//! overrides the file, e.g. `WARD_SERVER_LISTEN=127.0.0.1:9000`, `WARD_DATA_DIR=/var/lib/ward`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown keys or wrong types.
+    #[error("{0}")]
+    Parse(String),
+    /// An environment override has the wrong type.
+    #[error("environment variable {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Values that parse but make no sense together.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The offending key (`server.listen`).
+        key: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// Listeners and request limits.
+    pub server: ServerConfig,
+    /// Record validation at ingest.
+    pub ingest: IngestConfig,
+    /// Embedded store tuning.
+    pub store: StoreSection,
+    /// Ward's own log.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./ward-data"),
+            server: ServerConfig::default(),
+            ingest: IngestConfig::default(),
+            store: StoreSection::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// HTTP listener: the API, OTLP/HTTP (`/v1/logs` …), `/metrics` and health.
+    pub listen: String,
+    /// OTLP/gRPC listener; empty disables it.
+    pub grpc_listen: String,
+    /// Largest request body accepted as sent (compressed), e.g. `"8MiB"`.
+    pub max_body_size: String,
+    /// Largest request body after decompression: a gzip bomb stops here.
+    pub max_decompressed_size: String,
+    /// Longest time a request may take before Ward answers 408/503.
+    pub request_timeout: String,
+    /// How long SIGTERM waits for in-flight work before exiting anyway.
+    pub shutdown_timeout: String,
+    /// Seconds a client is told to wait (`Retry-After`) when Ward is overloaded.
+    pub retry_after_seconds: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:4318".into(),
+            grpc_listen: "127.0.0.1:4317".into(),
+            max_body_size: "16MiB".into(),
+            max_decompressed_size: "64MiB".into(),
+            request_timeout: "30s".into(),
+            shutdown_timeout: "10s".into(),
+            retry_after_seconds: 1,
+        }
+    }
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Records stamped further in the future than this are rejected (per record).
+    pub max_future_skew: String,
+    /// Records older than this are rejected (per record).
+    pub max_age: String,
+    /// Longer attribute values are truncated.
+    pub max_attribute_value_size: String,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig { max_future_skew: "1h".into(), max_age: "30d".into(), max_attribute_value_size: "64KiB".into() }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// Read-only connections serving queries.
+    pub read_connections: usize,
+    /// Records waiting for the writer before ingest answers 429.
+    pub max_queue_records: usize,
+    /// Most records written in one transaction (group commit).
+    pub max_commit_records: usize,
+    /// `full` (fsync every commit: survives power loss) or `normal` (survives a crash of Ward).
+    pub synchronous: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            read_connections: 4,
+            max_queue_records: 500_000,
+            max_commit_records: 50_000,
+            synchronous: "full".into(),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Minimum level of Ward's own log: trace, debug, info, warn, error.
+    pub level: String,
+    /// `json` (one object per line) or `text`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "json".into() }
+    }
+}
+
+/// Values derived from [`Config`] once it validated, in the units the code uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The configuration as given.
+    pub config: Config,
+    /// Parsed `server.listen`.
+    pub listen: SocketAddr,
+    /// Parsed `server.grpc_listen`; `None` when disabled.
+    pub grpc_listen: Option<SocketAddr>,
+    /// `server.max_body_size` in bytes.
+    pub max_body_bytes: usize,
+    /// `server.max_decompressed_size` in bytes.
+    pub max_decompressed_bytes: usize,
+    /// `server.request_timeout`.
+    pub request_timeout: std::time::Duration,
+    /// `server.shutdown_timeout`.
+    pub shutdown_timeout: std::time::Duration,
+    /// `ingest.max_future_skew` in nanoseconds.
+    pub max_future_nanos: i64,
+    /// `ingest.max_age` in nanoseconds.
+    pub max_age_nanos: i64,
+    /// `ingest.max_attribute_value_size` in bytes.
+    pub max_attribute_value_bytes: usize,
+}
+
+impl Config {
+    /// Reads `path` (when given; a missing file is an error) and applies `WARD_*` overrides from
+    /// `env`.
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?,
+            None => String::new(),
+        };
+        Self::from_toml(&text, env)
+    }
+
+    /// Parses TOML text and applies overrides.
+    pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        apply_env(&mut doc, &env)?;
+        let config: Config =
+            Config::deserialize(toml::Value::Table(doc)).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Every key as `(dotted.key, default value)`, in file order. Drives the environment
+    /// overrides and the documentation test.
+    pub fn keys() -> Vec<(String, toml::Value)> {
+        let mut out = Vec::new();
+        let defaults = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(Default::default()));
+        if let toml::Value::Table(table) = defaults {
+            for (k, v) in table {
+                match v {
+                    toml::Value::Table(section) => {
+                        for (sk, sv) in section {
+                            out.push((format!("{k}.{sk}"), sv));
+                        }
+                    }
+                    other => out.push((k, other)),
+                }
+            }
+        }
+        out
+    }
+
+    /// The environment variable that overrides `dotted_key`.
+    pub fn env_name(dotted_key: &str) -> String {
+        format!("WARD_{}", dotted_key.replace('.', "_").to_ascii_uppercase())
+    }
+
+    /// Validates the values and converts them into [`Settings`].
+    pub fn settings(self) -> Result<Settings, ConfigError> {
+        let listen = parse_addr("server.listen", &self.server.listen)?;
+        let grpc_listen = if self.server.grpc_listen.trim().is_empty() {
+            None
+        } else {
+            Some(parse_addr("server.grpc_listen", &self.server.grpc_listen)?)
+        };
+        if grpc_listen == Some(listen) {
+            return Err(ConfigError::Invalid {
+                key: "server.grpc_listen",
+                message: "must differ from server.listen".into(),
+            });
+        }
+        let max_body_bytes = size("server.max_body_size", &self.server.max_body_size)?;
+        let max_decompressed_bytes = size("server.max_decompressed_size", &self.server.max_decompressed_size)?;
+        if max_decompressed_bytes < max_body_bytes {
+            return Err(ConfigError::Invalid {
+                key: "server.max_decompressed_size",
+                message: "must be at least server.max_body_size".into(),
+            });
+        }
+        let request_timeout = std_duration("server.request_timeout", &self.server.request_timeout)?;
+        let shutdown_timeout = std_duration("server.shutdown_timeout", &self.server.shutdown_timeout)?;
+        let max_future_nanos = nanos("ingest.max_future_skew", &self.ingest.max_future_skew)?;
+        let max_age_nanos = nanos("ingest.max_age", &self.ingest.max_age)?;
+        let max_attribute_value_bytes =
+            size("ingest.max_attribute_value_size", &self.ingest.max_attribute_value_size)?;
+        if !matches!(self.store.synchronous.as_str(), "full" | "normal") {
+            return Err(ConfigError::Invalid { key: "store.synchronous", message: "use \"full\" or \"normal\"".into() });
+        }
+        if self.store.read_connections == 0 || self.store.read_connections > 64 {
+            return Err(ConfigError::Invalid { key: "store.read_connections", message: "use 1 to 64".into() });
+        }
+        if self.store.max_commit_records == 0 || self.store.max_queue_records < self.store.max_commit_records {
+            return Err(ConfigError::Invalid {
+                key: "store.max_queue_records",
+                message: "must be at least store.max_commit_records, which must be positive".into(),
+            });
+        }
+        if !matches!(self.log.format.as_str(), "json" | "text") {
+            return Err(ConfigError::Invalid { key: "log.format", message: "use \"json\" or \"text\"".into() });
+        }
+        if !matches!(self.log.level.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+            return Err(ConfigError::Invalid {
+                key: "log.level",
+                message: "use trace, debug, info, warn or error".into(),
+            });
+        }
+        Ok(Settings {
+            listen,
+            grpc_listen,
+            max_body_bytes,
+            max_decompressed_bytes,
+            request_timeout,
+            shutdown_timeout,
+            max_future_nanos,
+            max_age_nanos,
+            max_attribute_value_bytes,
+            config: self,
+        })
+    }
+}
+
+fn apply_env(doc: &mut toml::Table, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    for (key, default) in Config::keys() {
+        let var = Config::env_name(&key);
+        let Some(raw) = env(&var) else { continue };
+        let value = match default {
+            toml::Value::Integer(_) => toml::Value::Integer(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::Env { var: var.clone(), message: format!("expected an integer, got {raw:?}") })?,
+            ),
+            toml::Value::Boolean(_) => toml::Value::Boolean(
+                raw.trim()
+                    .parse()
+                    .map_err(|_| ConfigError::Env { var: var.clone(), message: format!("expected true or false, got {raw:?}") })?,
+            ),
+            _ => toml::Value::String(raw),
+        };
+        match key.split_once('.') {
+            Some((section, sub)) => {
+                let entry = doc
+                    .entry(section.to_owned())
+                    .or_insert_with(|| toml::Value::Table(Default::default()));
+                match entry {
+                    toml::Value::Table(t) => {
+                        t.insert(sub.to_owned(), value);
+                    }
+                    _ => return Err(ConfigError::Parse(format!("{section} must be a table"))),
+                }
+            }
+            None => {
+                doc.insert(key, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_addr(key: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+    text.parse().map_err(|_| ConfigError::Invalid {
+        key,
+        message: format!("{text:?} is not an IP:port address (e.g. 127.0.0.1:4318)"),
+    })
+}
+
+fn nanos(key: &'static str, text: &str) -> Result<i64, ConfigError> {
+    ward_model::time::parse_duration(text).map_err(|message| ConfigError::Invalid { key, message })
+}
+
+fn std_duration(key: &'static str, text: &str) -> Result<std::time::Duration, ConfigError> {
+    let n = nanos(key, text)?;
+    if n <= 0 {
+        return Err(ConfigError::Invalid { key, message: "must be positive".into() });
+    }
+    Ok(std::time::Duration::from_nanos(n as u64))
+}
+
+/// Parses sizes such as `512`, `64KiB`, `16MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let s = text.trim();
+    let digits = s.bytes().take_while(|b| b.is_ascii_digit()).count();
+    let number: usize = s[..digits]
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: use e.g. 512KiB, 16MiB, 1GiB"))?;
+    let factor: usize = match s[digits..].trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => return Err(format!("invalid size unit {other:?} in {text:?}: use B, KiB, MiB or GiB")),
+    };
+    number.checked_mul(factor).ok_or_else(|| format!("size {text:?} is too large"))
+}
+
+fn size(key: &'static str, text: &str) -> Result<usize, ConfigError> {
+    let n = parse_size(text).map_err(|message| ConfigError::Invalid { key, message })?;
+    if n == 0 {
+        return Err(ConfigError::Invalid { key, message: "must be positive".into() });
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_are_valid_and_safe() {
+        let s = Config::default().settings().unwrap();
+        assert!(s.listen.ip().is_loopback());
+        assert!(s.grpc_listen.unwrap().ip().is_loopback());
+        assert_eq!(s.max_body_bytes, 16 << 20);
+    }
+
+    #[test]
+    fn file_values_and_env_overrides_apply() {
+        let env = |k: &str| match k {
+            "WARD_SERVER_LISTEN" => Some("127.0.0.1:9999".to_string()),
+            "WARD_STORE_READ_CONNECTIONS" => Some("2".to_string()),
+            _ => None,
+        };
+        let c = Config::from_toml("data_dir = \"/tmp/x\"\n[server]\nlisten = \"127.0.0.1:1\"\n", env).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9999");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.store.read_connections, 2);
+        let bad = |k: &str| (k == "WARD_STORE_READ_CONNECTIONS").then(|| "many".to_string());
+        let e = Config::from_toml("", bad).unwrap_err().to_string();
+        assert!(e.contains("WARD_STORE_READ_CONNECTIONS") && e.contains("integer"), "{e}");
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_the_key() {
+        let e = Config::from_toml("[server]\nlistn = \"x\"\n", no_env).unwrap_err().to_string();
+        assert!(e.contains("listn"), "{e}");
+        let e = Config::from_toml("[server]\nlisten = \"localhost\"\n", no_env).unwrap().settings().unwrap_err();
+        assert!(e.to_string().starts_with("server.listen"), "{e}");
+        let e = Config::from_toml("[store]\nsynchronous = \"off\"\n", no_env).unwrap().settings().unwrap_err();
+        assert!(e.to_string().starts_with("store.synchronous"), "{e}");
+        let e = Config::from_toml("[ingest]\nmax_age = \"forever\"\n", no_env).unwrap().settings().unwrap_err();
+        assert!(e.to_string().starts_with("ingest.max_age"), "{e}");
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("2 GB"), Ok(2_000_000_000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../../../docs/configuration.md");
+        for (key, _) in Config::keys() {
+            let leaf = key.rsplit('.').next().unwrap_or(&key);
+            assert!(doc.contains(&format!("`{leaf}`")), "docs/configuration.md does not document {key}");
+            assert!(doc.contains(&Config::env_name(&key)), "docs/configuration.md does not name {}", Config::env_name(&key));
+        }
+    }
+}

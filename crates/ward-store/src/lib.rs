@@ -1,0 +1,539 @@
+//! Ward's embedded storage: one SQLite database, one writer thread, a pool of readers.
+//!
+//! # Files
+//!
+//! Everything lives in `data_dir`: `ward.db` with its WAL (`ward.db-wal`, `ward.db-shm`), and
+//! `ward.lock`, held by the writer thread so that two stores never write the same directory.
+//! The database runs in WAL mode, so readers never block the writer nor each other, with
+//! `synchronous=FULL` by default: a commit is on disk before anyone is told about it.
+//!
+//! # Tables
+//!
+//! Fixed tables, created by versioned migrations (`schema_migrations` records each applied
+//! version; all pending migrations run in one transaction at open):
+//!
+//! * `tenants (id, name, created_at)` — rows refer to tenants by the small integer id.
+//! * `service_names (id, name)` and `resources (id, hash, service_id, attributes)` — a
+//!   resource (service name + resource attributes JSON) is stored once, keyed by the SHA-256 of
+//!   its content; rows carry its id. `scopes (id, name, version)` likewise.
+//! * `partitions (kind, day, template_version, created_at, spill_ns)` — the catalog of day
+//!   partitions. Retention drops whole partitions; `template_version` says which version of
+//!   the partition DDL created them, so a later migration can upgrade old ones.
+//! * `services_summary (tenant, day, service, signal → count, first_seen, last_seen)` —
+//!   maintained by the writer in the same transaction as the rows, so listing services never
+//!   scans telemetry.
+//! * `api_keys (id, tenant, name, scopes, secret_hash, created_at, revoked)`.
+//!
+//! Telemetry lives in per-day (UTC) tables created on demand by the writer, inside the
+//! transaction that first needs them: `logs_YYYYMMDD` with its FTS5 table
+//! `logs_fts_YYYYMMDD`, `spans_YYYYMMDD` and `metrics_YYYYMMDD`. A record goes to the
+//! partition of its own timestamp (log time, span start, metric point time). Timestamps are
+//! `i64` Unix nanoseconds; trace and span ids are 16- and 8-byte BLOBs (half the size of hex,
+//! compared with `memcmp`, and smaller index entries).
+//!
+//! # Row keys: time order built into the primary key
+//!
+//! Log and span rows use `id = (nanoseconds since the start of the day) << 16 | seq` as their
+//! `INTEGER PRIMARY KEY`, where `seq` numbers rows of the same nanosecond in arrival order. So
+//! key order *is* the order queries want (time, then insertion), every secondary index (which
+//! SQLite ends with the key) is automatically time-ordered within its prefix, and the FTS
+//! table, whose rowid is the same key, can be read newest-first with the time window pushed
+//! into it as a rowid range: a search for a common word stops after one page instead of
+//! sorting every hit. Rows arriving in time order get their key without any lookup; a late row
+//! costs one index probe. If more than 65,536 rows of one day share a nanosecond, the excess
+//! spills into the key range of the next nanosecond(s); the catalog records the largest spill
+//! so queries on that partition widen the key window and filter on the exact time column
+//! (results stay exact; only the order among those rows is approximate).
+//!
+//! Indexes per log partition: `(tenant, id, level)` for time windows, `(tenant, service, id,
+//! level)` for service (+ severity) queries — severity is carried in the index so `level>=warn`
+//! is decided without reading rows, and placed after the key so the index walks newest-first
+//! and stops after a page — and a partial `(tenant, trace_id)` for rows with a trace id. Span
+//! partitions: `(tenant, id, status)`, `(tenant, trace_id)`, `(tenant, service, id)` and
+//! `(tenant, service, name, id)`. Metric partitions: `(tenant, name, time)`.
+//!
+//! # Full text
+//!
+//! `logs_fts_YYYYMMDD` is a contentless FTS5 table (`tokenize = "unicode61 remove_diacritics
+//! 0"`, `detail=full`) that indexes each body's `ward_model::filter::tokens` joined by
+//! spaces. Queries use FTS5 only to narrow candidates (phrases of the ASCII tokens of the
+//! search), and the SQL function `ward_phrase` (= `contains_phrase`) decides, so the result is
+//! exactly the in-memory matcher's even where Unicode versions disagree about letters.
+//!
+//! # Writer: group commit
+//!
+//! [`Store::try_submit`] puts a batch on a bounded queue (bounded in *records*, checked with an
+//! atomic counter, so memory stays flat under overload: excess load is refused at once with
+//! [`StoreError::Overloaded`]). The single writer thread takes one job, then drains whatever
+//! else is already queued (up to `max_commit_records`) without waiting, writes all of it in one
+//! `BEGIN IMMEDIATE` transaction, commits, and only then resolves each batch's future:
+//! acknowledged means durable. Under load commits grow and amortise the fsync; at low load a
+//! batch waits for exactly one commit. If a commit fails, every batch of the group gets the
+//! error, [`Store::check_writable`] reports the failure until a later commit succeeds, and the
+//! writer goes on with later batches.
+//!
+//! # Readers
+//!
+//! A pool of `read_connections` connections with `PRAGMA query_only=ON`, handed out by a
+//! semaphore; async query methods run on `tokio::task::spawn_blocking`. Each query runs in one
+//! read transaction (a consistent WAL snapshot), visits only the day partitions overlapping its
+//! time window, newest first, and stops as soon as the page is full. Filters are compiled to
+//! SQL with exactly the meaning of `Filter::matches_log` / `matches_span`, all values bound
+//! as parameters. Cursors encode the position (day, key) of the last item, so pages stay stable
+//! while data arrives. Tenants and API keys use a separate small writer connection.
+
+mod admin;
+mod cursor;
+mod error;
+mod filter_sql;
+mod functions;
+mod read;
+mod schema;
+pub mod seed;
+mod types;
+mod writer;
+
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use tokio::sync::{Semaphore, oneshot};
+use ward_model::{Batch, LogRecord, Span, TenantId, TraceId};
+
+pub use error::StoreError;
+pub use types::{
+    CommitStats, KeyRecord, LogQuery, MAX_PAGE_LIMIT, Page, ServiceSummary, StoreConfig,
+    TraceQuery, TraceSummary,
+};
+
+use error::Result;
+use writer::{Job, Shared};
+
+/// File name of the database inside `data_dir`.
+pub const DB_FILE: &str = "ward.db";
+const LOCK_FILE: &str = "ward.lock";
+/// How long `open` waits for a previous store on the same directory to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// How long a connection waits for SQLite's write lock (held briefly by the other writer
+/// connection) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Jobs the queue can hold; the real bound is `max_queue_records`, this only caps the
+/// channel's slot array for floods of tiny batches.
+const MAX_QUEUED_JOBS: usize = 65_536;
+
+/// Handle to the store. Cheap to clone; all clones share one writer and one read pool. Dropping
+/// the last clone without [`Store::shutdown`] still commits what was queued (the writer drains
+/// its queue in the background) but nobody waits for it.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    db_path: PathBuf,
+    max_queue_records: usize,
+    /// `None` once shutdown began; dropping the sender is what tells the writer to finish.
+    sender: RwLock<Option<SyncSender<Job>>>,
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    pool: ReadPool,
+    admin: Mutex<Connection>,
+    probes: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("data_dir", &self.inner.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Locks a mutex, recovering from poisoning: the guarded values (connections) stay usable
+/// after a panic elsewhere, and a panic must not turn into a panic storm.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store {
+    /// Opens (or creates) the store: creates `data_dir`, applies migrations, opens the read
+    /// pool and the admin connection, and starts the writer thread. Blocks for up to ten
+    /// seconds if another store (e.g. one just dropped in this process) still holds the
+    /// directory.
+    pub fn open(config: StoreConfig) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let db_path = config.data_dir.join(DB_FILE);
+        let lock = acquire_lock(&config.data_dir.join(LOCK_FILE))?;
+
+        let mut conn = Connection::open(&db_path)?;
+        configure_writer(&conn, config.synchronous_full)?;
+        schema::migrate(&mut conn, ward_model::time::now_unix_nanos())?;
+
+        let admin = Connection::open(&db_path)?;
+        configure_writer(&admin, config.synchronous_full)?;
+
+        let readers = config.read_connections.max(1);
+        let mut conns = Vec::with_capacity(readers);
+        for _ in 0..readers {
+            conns.push(open_reader(&db_path)?);
+        }
+
+        let shared = Arc::new(Shared::default());
+        let (sender, receiver) = sync_channel(config.max_queue_records.clamp(1, MAX_QUEUED_JOBS));
+        let writer_config = writer::WriterConfig {
+            max_commit_records: config.max_commit_records.max(1),
+            on_commit: config.on_commit.clone(),
+        };
+        let thread_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("ward-store-writer".into())
+            .spawn(move || writer::run(conn, receiver, thread_shared, writer_config, lock))?;
+
+        Ok(Store {
+            inner: Arc::new(Inner {
+                data_dir: config.data_dir.clone(),
+                db_path,
+                max_queue_records: config.max_queue_records,
+                sender: RwLock::new(Some(sender)),
+                shared,
+                writer: Mutex::new(Some(handle)),
+                pool: ReadPool {
+                    conns: Mutex::new(conns),
+                    permits: Arc::new(Semaphore::new(readers)),
+                },
+                admin: Mutex::new(admin),
+                probes: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Queues a batch; Err(Overloaded/ShuttingDown) at once if it cannot be queued. The
+    /// returned future resolves after the batch's transaction committed (Ok) or failed
+    /// ([`StoreError::WriteFailed`]); the batch is written whether or not the future is
+    /// polled. An empty batch resolves at once.
+    pub fn try_submit(
+        &self,
+        batch: Arc<Batch>,
+    ) -> Result<impl Future<Output = Result<(), StoreError>> + Send + 'static, StoreError> {
+        let records = batch.len();
+        let sender = self.inner.sender.read().unwrap_or_else(|e| e.into_inner());
+        let Some(sender) = sender.as_ref() else {
+            return Err(StoreError::ShuttingDown);
+        };
+        let receiver = if records == 0 {
+            None
+        } else {
+            let limit = self.inner.max_queue_records;
+            // Reserve room atomically: concurrent submitters can never overshoot the limit
+            // together. An over-sized batch gets in only when the queue is empty.
+            self.inner
+                .shared
+                .queued
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                    (queued == 0 || queued.saturating_add(records) <= limit)
+                        .then_some(queued + records)
+                })
+                .map_err(|queued| StoreError::Overloaded { queued, limit })?;
+            let (done, receiver) = oneshot::channel();
+            if let Err(e) = sender.try_send(Job {
+                batch,
+                records,
+                done,
+            }) {
+                self.inner
+                    .shared
+                    .queued
+                    .fetch_sub(records, Ordering::AcqRel);
+                return Err(match e {
+                    TrySendError::Full(_) => StoreError::Overloaded {
+                        queued: self.inner.shared.queued.load(Ordering::Acquire),
+                        limit,
+                    },
+                    TrySendError::Disconnected(_) => StoreError::ShuttingDown,
+                });
+            }
+            Some(receiver)
+        };
+        Ok(async move {
+            match receiver {
+                None => Ok(()),
+                Some(r) => r.await.unwrap_or_else(|_| {
+                    Err(StoreError::Internal(
+                        "the writer stopped before committing".into(),
+                    ))
+                }),
+            }
+        })
+    }
+
+    /// Records queued, not yet taken by the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.inner.shared.queued.load(Ordering::Acquire)
+    }
+
+    /// Size of the database files (db + WAL + shared-memory index), in bytes.
+    pub fn size_bytes(&self) -> u64 {
+        ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut path = self.inner.db_path.clone().into_os_string();
+                path.push(suffix);
+                std::fs::metadata(path).ok()
+            })
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Err if the last commit failed (until a later one succeeds) or the data directory is not
+    /// writable (checked by creating and removing a probe file).
+    pub fn check_writable(&self) -> Result<(), StoreError> {
+        if self.inner.shared.failing.load(Ordering::Acquire) {
+            return Err(StoreError::WriteFailed("the last commit failed".into()));
+        }
+        let n = self.inner.probes.fetch_add(1, Ordering::Relaxed);
+        let probe = self
+            .inner
+            .data_dir
+            .join(format!(".write-probe-{}-{n}", std::process::id()));
+        File::create(&probe)?;
+        std::fs::remove_file(&probe)?;
+        Ok(())
+    }
+
+    /// Stops accepting, commits everything already queued, resolves those futures, joins the
+    /// writer thread. Queries keep working afterwards; further calls return Ok at once.
+    pub async fn shutdown(&self) -> Result<(), StoreError> {
+        let sender = self
+            .inner
+            .sender
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // Dropping the only sender lets the writer's `recv` fail once the queue is empty.
+        drop(sender);
+        let handle = lock(&self.inner.writer).take();
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StoreError::Internal(format!("joining the writer: {e}")))?
+                .map_err(|_| StoreError::Internal("the writer thread panicked".into()))?;
+        }
+        Ok(())
+    }
+
+    /// Log records of the tenant with `from ≤ time < to` matching the filter, newest first
+    /// (time, then arrival order), one page at a time.
+    pub async fn query_logs(&self, q: LogQuery) -> Result<Page<LogRecord>, StoreError> {
+        self.read(move |conn| read::query_logs(conn, &q)).await
+    }
+
+    /// All spans of a trace (every partition), by start time; empty if unknown.
+    pub async fn get_trace(
+        &self,
+        tenant: &TenantId,
+        trace_id: TraceId,
+    ) -> Result<Vec<Span>, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |conn| read::get_trace(conn, &tenant, trace_id))
+            .await
+    }
+
+    /// Traces with at least one span of the tenant starting in `[from, to)` that matches the
+    /// filter; newest matching span first, one summary per trace (computed over all of the
+    /// trace's spans).
+    pub async fn search_traces(&self, q: TraceQuery) -> Result<Page<TraceSummary>, StoreError> {
+        self.read(move |conn| read::search_traces(conn, &q)).await
+    }
+
+    /// Services of the tenant active on the (UTC) days overlapping `[from, to)`, sorted by
+    /// name. Counts are per whole day, from the summary table.
+    pub async fn services(
+        &self,
+        tenant: &TenantId,
+        from_unix_nano: i64,
+        to_unix_nano: i64,
+    ) -> Result<Vec<ServiceSummary>, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |conn| read::services(conn, &tenant, from_unix_nano, to_unix_nano))
+            .await
+    }
+
+    /// Creates the tenant if it does not exist.
+    pub fn ensure_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        admin::ensure_tenant_on(
+            &lock(&self.inner.admin),
+            tenant,
+            ward_model::time::now_unix_nanos(),
+        )?;
+        Ok(())
+    }
+
+    /// All tenants, sorted by name.
+    pub fn list_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        admin::list_tenants(&lock(&self.inner.admin))
+    }
+
+    /// Stores a new key (and creates its tenant if needed). A duplicate id is an error.
+    pub fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
+        admin::insert_key(
+            &mut lock(&self.inner.admin),
+            key,
+            ward_model::time::now_unix_nanos(),
+        )
+    }
+
+    /// The key with this id, revoked or not.
+    pub fn get_key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        admin::get_key(&lock(&self.inner.admin), id)
+    }
+
+    /// Keys of one tenant, or of all tenants; oldest first.
+    pub fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
+        admin::list_keys(&lock(&self.inner.admin), tenant)
+    }
+
+    /// Revokes a key; true if it existed and was active.
+    pub fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+        admin::revoke_key(&lock(&self.inner.admin), id)
+    }
+
+    /// Number of stored keys, revoked ones included.
+    pub fn count_keys(&self) -> Result<usize, StoreError> {
+        admin::count_keys(&lock(&self.inner.admin))
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking thread pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.inner.pool.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::ShuttingDown)?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut lease = inner.pool.lease()?;
+            let conn = lease
+                .conn
+                .as_mut()
+                .ok_or_else(|| StoreError::Internal("lease without connection".into()))?;
+            f(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("query task failed: {e}")))?
+    }
+
+    #[cfg(test)]
+    fn with_admin<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        f(&lock(&self.inner.admin))
+    }
+}
+
+/// Read connections; the semaphore guarantees a connection is free for each permit holder.
+struct ReadPool {
+    conns: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl ReadPool {
+    fn lease(&self) -> Result<Lease<'_>> {
+        let conn = lock(&self.conns)
+            .pop()
+            .ok_or_else(|| StoreError::Internal("read pool is empty".into()))?;
+        Ok(Lease {
+            pool: self,
+            conn: Some(conn),
+        })
+    }
+}
+
+/// A borrowed read connection, returned to the pool on drop (also when the query panicked,
+/// so the pool never shrinks).
+struct Lease<'a> {
+    pool: &'a ReadPool,
+    conn: Option<Connection>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            lock(&self.pool.conns).push(conn);
+        }
+    }
+}
+
+fn acquire_lock(path: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Io(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!("{} is in use by another Ward store", path.display()),
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+    }
+}
+
+fn configure_writer(conn: &Connection, synchronous_full: bool) -> Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Internal(format!(
+            "could not enable WAL mode (got {mode})"
+        )));
+    }
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(if synchronous_full {
+        "PRAGMA synchronous=FULL;"
+    } else {
+        "PRAGMA synchronous=NORMAL;"
+    })?;
+    // 64 MiB page cache: the indexes being appended to stay in memory during bulk ingest.
+    // The WAL is truncated back to 64 MiB after checkpoints so it does not keep a burst's size.
+    conn.execute_batch(
+        "PRAGMA cache_size=-65536;
+         PRAGMA temp_store=MEMORY;
+         PRAGMA journal_size_limit=67108864;",
+    )?;
+    // Statements are cached per partition table (3 per day and kind); keep a few weeks' worth.
+    conn.set_prepared_statement_cache_capacity(512);
+    Ok(())
+}
+
+fn open_reader(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(
+        "PRAGMA query_only=ON;
+         PRAGMA cache_size=-32768;
+         PRAGMA mmap_size=268435456;
+         PRAGMA temp_store=MEMORY;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(256);
+    functions::register(&conn)?;
+    Ok(conn)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,578 @@
+//! Queries. Each runs on one pooled read connection inside one read transaction, so it sees a
+//! single consistent snapshot even while the writer commits.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use ward_model::{
+    Attributes, LogRecord, Resource, Scope, Span, SpanEvent, SpanId, SpanKind, SpanLink,
+    SpanStatus, StatusCode, TenantId, TraceId,
+};
+
+use crate::admin::find_tenant;
+use crate::cursor::{Cursor, CursorKind};
+use crate::error::{Result, StoreError};
+use crate::filter_sql::{CompiledFilter, Target, compile};
+use crate::schema::{self, Day, FtsDetail, Kind, PartitionInfo, key_range};
+use crate::types::{LogQuery, MAX_PAGE_LIMIT, Page, ServiceSummary, TraceQuery, TraceSummary};
+
+const LOG_COLUMNS: &str = "l.id, l.time_ns, l.observed_ns, l.severity_number, l.severity_text, l.body, \
+     l.attributes, l.resource_id, l.scope_id, l.trace_id, l.span_id";
+
+const SPAN_COLUMNS: &str = "s.id, s.start_ns, s.end_ns, s.kind, s.status_code, s.resource_id, s.scope_id, \
+     s.trace_id, s.span_id, s.parent_span_id, s.name, s.trace_state, s.status_message, s.attributes, s.events, s.links";
+
+/// A time window as the partitions to visit, newest first, each with its key window (already
+/// narrowed by the cursor).
+struct Window {
+    parts: Vec<(PartitionInfo, i64, i64)>,
+}
+
+impl Window {
+    fn new(
+        conn: &Connection,
+        kind: Kind,
+        from: i64,
+        to: i64,
+        cursor: Option<Cursor>,
+    ) -> Result<Window> {
+        if from >= to {
+            return Ok(Window { parts: Vec::new() });
+        }
+        let mut parts = Vec::new();
+        for part in schema::partitions(conn, kind, Day::of(from), Day::of(to - 1))? {
+            let Some((lo, mut hi)) = key_range(part.day, from, to, part.spill_ns) else {
+                continue;
+            };
+            if let Some(c) = cursor {
+                if part.ymd > c.ymd {
+                    continue;
+                }
+                if part.ymd == c.ymd {
+                    hi = hi.min(c.key);
+                }
+            }
+            if lo < hi {
+                parts.push((part, lo, hi));
+            }
+        }
+        Ok(Window { parts })
+    }
+}
+
+/// `AND <time column> in [from, to)` for partitions whose key window had to be widened (rows
+/// spilled past their nanosecond); elsewhere the key window alone is exact.
+fn time_filter(
+    part: &PartitionInfo,
+    column: &str,
+    from: i64,
+    to: i64,
+    params: &mut Vec<Value>,
+) -> String {
+    if part.spill_ns > 0 {
+        params.push(Value::Integer(from));
+        params.push(Value::Integer(to));
+        format!(" AND {column} >= ? AND {column} < ?")
+    } else {
+        String::new()
+    }
+}
+
+pub(crate) fn query_logs(conn: &mut Connection, q: &LogQuery) -> Result<Page<LogRecord>> {
+    let limit = q.limit.clamp(1, MAX_PAGE_LIMIT);
+    let cursor = Cursor::parse(q.cursor.as_deref(), CursorKind::Logs)?;
+    let filter = compile(&q.filter, Target::Logs)?;
+    let tx = conn.transaction()?;
+    let Some(tenant) = find_tenant(&tx, &q.tenant)? else {
+        return Ok(Page::empty());
+    };
+    let window = Window::new(&tx, Kind::Logs, q.from_unix_nano, q.to_unix_nano, cursor)?;
+    let mut lookup = Lookup::default();
+    let mut found: Vec<(Cursor, LogRecord)> = Vec::new();
+    for (part, lo, hi) in &window.parts {
+        // One more than the page needs, to know whether a next page exists.
+        let want = limit + 1 - found.len();
+        let (sql, params) = log_scan_sql(
+            &filter,
+            part,
+            tenant,
+            *lo,
+            *hi,
+            q.from_unix_nano,
+            q.to_unix_nano,
+            want,
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let key: i64 = row.get(0)?;
+            let record = decode_log(&tx, &mut lookup, row)?;
+            found.push((Cursor { ymd: part.ymd, key }, record));
+        }
+        if found.len() > limit {
+            break;
+        }
+    }
+    Ok(finish_page(found, limit, CursorKind::Logs))
+}
+
+/// SQL of one partition's part of a log search, newest first.
+#[allow(clippy::too_many_arguments)]
+fn log_scan_sql(
+    filter: &CompiledFilter,
+    part: &PartitionInfo,
+    tenant: i64,
+    lo: i64,
+    hi: i64,
+    from: i64,
+    to: i64,
+    limit: usize,
+) -> (String, Vec<Value>) {
+    let table = schema::table(Kind::Logs, part.ymd);
+    // With a trace/span id term the trace index finds the few candidate rows directly; the
+    // FTS index would enumerate every row containing the words.
+    let fts = if filter.has_id_term {
+        None
+    } else {
+        filter.fts_match(FtsDetail::of_template(part.template_version))
+    };
+    let mut params = Vec::new();
+    let sql = match fts {
+        Some(expr) => {
+            // Driven by the FTS index in descending rowid (= time) order, with the key window
+            // pushed into FTS5 as a rowid range, so a common word stops after one page.
+            // CROSS JOIN pins that join order.
+            let fts_table = schema::fts_table(part.ymd);
+            params.extend([
+                Value::Text(expr),
+                Value::Integer(lo),
+                Value::Integer(hi),
+                Value::Integer(tenant),
+            ]);
+            let time = time_filter(part, "l.time_ns", from, to, &mut params);
+            format!(
+                "SELECT {LOG_COLUMNS} FROM {fts_table} AS f CROSS JOIN {table} AS l ON l.id = f.rowid
+                 WHERE f.{fts_table} MATCH ? AND f.rowid >= ? AND f.rowid < ? AND l.tenant_id = ?{time}{}
+                 ORDER BY f.rowid DESC LIMIT ?",
+                filter.sql
+            )
+        }
+        None => {
+            params.extend([
+                Value::Integer(tenant),
+                Value::Integer(lo),
+                Value::Integer(hi),
+            ]);
+            let time = time_filter(part, "l.time_ns", from, to, &mut params);
+            format!(
+                "SELECT {LOG_COLUMNS} FROM {table} AS l
+                 WHERE l.tenant_id = ? AND l.id >= ? AND l.id < ?{time}{}
+                 ORDER BY l.id DESC LIMIT ?",
+                filter.sql
+            )
+        }
+    };
+    params.extend(filter.params.iter().cloned());
+    params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    (sql, params)
+}
+
+fn finish_page<T>(mut found: Vec<(Cursor, T)>, limit: usize, kind: CursorKind) -> Page<T> {
+    let next_cursor = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|(c, _)| c.encode(kind))
+    } else {
+        None
+    };
+    Page {
+        items: found.into_iter().map(|(_, item)| item).collect(),
+        next_cursor,
+    }
+}
+
+pub(crate) fn search_traces(conn: &mut Connection, q: &TraceQuery) -> Result<Page<TraceSummary>> {
+    let limit = q.limit.clamp(1, MAX_PAGE_LIMIT);
+    let cursor = Cursor::parse(q.cursor.as_deref(), CursorKind::Traces)?;
+    let filter = compile(&q.filter, Target::Spans)?;
+    let tx = conn.transaction()?;
+    let Some(tenant) = find_tenant(&tx, &q.tenant)? else {
+        return Ok(Page::empty());
+    };
+    let (from, to) = (q.from_unix_nano, q.to_unix_nano);
+    let window = Window::new(&tx, Kind::Spans, from, to, cursor)?;
+    // A trace is listed once, at its newest matching span. On later pages a trace met for the
+    // first time may still have a newer match at or above the cursor — then an earlier page
+    // listed it. `above` is the part of the window at or above the cursor, to check that.
+    let above = match cursor {
+        None => Vec::new(),
+        Some(c) => Window::new(&tx, Kind::Spans, from, to, None)?
+            .parts
+            .into_iter()
+            .filter(|(p, _, _)| p.ymd >= c.ymd)
+            .filter_map(|(p, lo, hi)| {
+                let lo = if p.ymd == c.ymd { lo.max(c.key) } else { lo };
+                (lo < hi).then_some((p, lo, hi))
+            })
+            .collect(),
+    };
+    let mut seen = HashSet::new();
+    let mut found: Vec<(Cursor, TraceId)> = Vec::new();
+    'parts: for (part, lo, hi) in &window.parts {
+        let table = schema::table(Kind::Spans, part.ymd);
+        let mut params = vec![
+            Value::Integer(tenant),
+            Value::Integer(*lo),
+            Value::Integer(*hi),
+        ];
+        let time = time_filter(part, "s.start_ns", from, to, &mut params);
+        params.extend(filter.params.iter().cloned());
+        let sql = format!(
+            "SELECT s.id, s.trace_id FROM {table} AS s
+             WHERE s.tenant_id = ? AND s.id >= ? AND s.id < ?{time}{}
+             ORDER BY s.id DESC",
+            filter.sql
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let key: i64 = row.get(0)?;
+            let trace_id = trace_id(row.get_ref(1)?.as_blob().ok())?;
+            if !seen.insert(trace_id) {
+                continue;
+            }
+            if !above.is_empty() && has_match(&tx, &filter, tenant, trace_id, &above, from, to)? {
+                continue;
+            }
+            found.push((Cursor { ymd: part.ymd, key }, trace_id));
+            if found.len() > limit {
+                break 'parts;
+            }
+        }
+    }
+    let page = finish_page(found, limit, CursorKind::Traces);
+    let all = schema::all_partitions(&tx, Kind::Spans)?;
+    let mut lookup = Lookup::default();
+    let mut items = Vec::with_capacity(page.items.len());
+    for trace_id in page.items {
+        items.push(summarize(&tx, &mut lookup, tenant, trace_id, &all)?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Whether a span of `trace_id` matching `filter` exists in the given key windows.
+fn has_match(
+    conn: &Connection,
+    filter: &CompiledFilter,
+    tenant: i64,
+    trace_id: TraceId,
+    windows: &[(PartitionInfo, i64, i64)],
+    from: i64,
+    to: i64,
+) -> Result<bool> {
+    for (part, lo, hi) in windows {
+        let table = schema::table(Kind::Spans, part.ymd);
+        let mut params = vec![
+            Value::Integer(tenant),
+            Value::Blob(trace_id.0.to_vec()),
+            Value::Integer(*lo),
+            Value::Integer(*hi),
+        ];
+        let time = time_filter(part, "s.start_ns", from, to, &mut params);
+        params.extend(filter.params.iter().cloned());
+        let sql = format!(
+            "SELECT 1 FROM {table} AS s
+             WHERE s.tenant_id = ? AND s.trace_id = ? AND s.id >= ? AND s.id < ?{time}{} LIMIT 1",
+            filter.sql
+        );
+        let hit: Option<i64> = tx_query_opt(conn, &sql, params)?;
+        if hit.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn tx_query_opt(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(params_from_iter(params), |r| r.get(0))
+        .optional()?)
+}
+
+/// Summary of a trace over all of its spans, in every span partition.
+fn summarize(
+    conn: &Connection,
+    lookup: &mut Lookup,
+    tenant: i64,
+    trace_id: TraceId,
+    partitions: &[PartitionInfo],
+) -> Result<TraceSummary> {
+    let mut span_count = 0u64;
+    let mut error_count = 0u64;
+    let mut start = i64::MAX;
+    let mut end = i64::MIN;
+    let mut service_ids = BTreeSet::new();
+    // (start, service id, name) of the earliest span without a parent.
+    let mut root: Option<(i64, i64, String)> = None;
+    for part in partitions {
+        let table = schema::table(Kind::Spans, part.ymd);
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT s.parent_span_id IS NULL, s.service_id, s.name, s.start_ns, s.end_ns, s.status_code
+             FROM {table} AS s WHERE s.tenant_id = ?1 AND s.trace_id = ?2"
+        ))?;
+        let mut rows = stmt.query(params![tenant, trace_id.0.as_slice()])?;
+        while let Some(row) = rows.next()? {
+            let is_root: bool = row.get(0)?;
+            let service: i64 = row.get(1)?;
+            let span_start: i64 = row.get(3)?;
+            let span_end: i64 = row.get(4)?;
+            span_count += 1;
+            if row.get::<_, i64>(5)? == i64::from(StatusCode::Error.number()) {
+                error_count += 1;
+            }
+            start = start.min(span_start);
+            end = end.max(span_end);
+            service_ids.insert(service);
+            if is_root && root.as_ref().is_none_or(|(s, _, _)| span_start < *s) {
+                root = Some((span_start, service, row.get(2)?));
+            }
+        }
+    }
+    let mut services = BTreeSet::new();
+    for id in service_ids {
+        services.insert(lookup.service_name(conn, id)?);
+    }
+    let (root_service, root_name) = match root {
+        Some((_, service, name)) => (Some(lookup.service_name(conn, service)?), Some(name)),
+        None => (None, None),
+    };
+    if span_count == 0 {
+        // The trace matched inside this very snapshot, so it has spans; guard anyway.
+        start = 0;
+        end = 0;
+    }
+    Ok(TraceSummary {
+        trace_id,
+        root_service,
+        root_name,
+        start_time_unix_nano: start,
+        duration_nanos: end.saturating_sub(start).max(0),
+        span_count,
+        error_count,
+        services: services.into_iter().collect(),
+    })
+}
+
+pub(crate) fn get_trace(
+    conn: &mut Connection,
+    tenant: &TenantId,
+    trace_id: TraceId,
+) -> Result<Vec<Span>> {
+    let tx = conn.transaction()?;
+    let Some(tenant) = find_tenant(&tx, tenant)? else {
+        return Ok(Vec::new());
+    };
+    let mut lookup = Lookup::default();
+    let mut spans = Vec::new();
+    for part in schema::all_partitions(&tx, Kind::Spans)? {
+        let table = schema::table(Kind::Spans, part.ymd);
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT {SPAN_COLUMNS} FROM {table} AS s WHERE s.tenant_id = ?1 AND s.trace_id = ?2"
+        ))?;
+        let mut rows = stmt.query(params![tenant, trace_id.0.as_slice()])?;
+        while let Some(row) = rows.next()? {
+            let key: i64 = row.get(0)?;
+            let span = decode_span(&tx, &mut lookup, row)?;
+            spans.push((span.start_time_unix_nano, part.ymd, key, span));
+        }
+    }
+    spans.sort_by_key(|(start, ymd, key, _)| (*start, *ymd, *key));
+    Ok(spans.into_iter().map(|(_, _, _, span)| span).collect())
+}
+
+pub(crate) fn services(
+    conn: &mut Connection,
+    tenant: &TenantId,
+    from: i64,
+    to: i64,
+) -> Result<Vec<ServiceSummary>> {
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let tx = conn.transaction()?;
+    let Some(tenant) = find_tenant(&tx, tenant)? else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = tx.prepare_cached(
+        "SELECT n.name, s.signal, SUM(s.count), MIN(s.first_seen), MAX(s.last_seen)
+         FROM services_summary s JOIN service_names n ON n.id = s.service_id
+         WHERE s.tenant_id = ?1 AND s.day BETWEEN ?2 AND ?3
+         GROUP BY n.name, s.signal ORDER BY n.name, s.signal",
+    )?;
+    let mut rows = stmt.query(params![tenant, Day::of(from).ymd(), Day::of(to - 1).ymd()])?;
+    let mut out: Vec<ServiceSummary> = Vec::new();
+    while let Some(row) = rows.next()? {
+        let name: String = row.get(0)?;
+        let signal: i64 = row.get(1)?;
+        let count = u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
+        let first: i64 = row.get(3)?;
+        let last: i64 = row.get(4)?;
+        if out.last().is_none_or(|s| s.name != name) {
+            out.push(ServiceSummary {
+                name,
+                log_count: 0,
+                span_count: 0,
+                metric_count: 0,
+                first_seen_unix_nano: first,
+                last_seen_unix_nano: last,
+            });
+        }
+        if let Some(s) = out.last_mut() {
+            match signal {
+                0 => s.log_count += count,
+                1 => s.span_count += count,
+                _ => s.metric_count += count,
+            }
+            s.first_seen_unix_nano = s.first_seen_unix_nano.min(first);
+            s.last_seen_unix_nano = s.last_seen_unix_nano.max(last);
+        }
+    }
+    Ok(out)
+}
+
+/// Interned rows (resources, scopes, service names) resolved once per query.
+#[derive(Default)]
+struct Lookup {
+    resources: HashMap<i64, Resource>,
+    scopes: HashMap<i64, Scope>,
+    services: HashMap<i64, String>,
+}
+
+impl Lookup {
+    fn resource(&mut self, conn: &Connection, id: i64) -> Result<Resource> {
+        if let Some(r) = self.resources.get(&id) {
+            return Ok(r.clone());
+        }
+        let (attrs, service_name): (Option<String>, String) = conn
+            .prepare_cached(
+                "SELECT r.attributes, n.name FROM resources r JOIN service_names n ON n.id = r.service_id WHERE r.id = ?1",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt(format!("missing resource {id}")))?;
+        let resource = Resource {
+            service_name,
+            attributes: attributes(attrs.as_deref())?,
+        };
+        self.resources.insert(id, resource.clone());
+        Ok(resource)
+    }
+
+    fn scope(&mut self, conn: &Connection, id: Option<i64>) -> Result<Scope> {
+        let Some(id) = id else {
+            return Ok(Scope::default());
+        };
+        if let Some(s) = self.scopes.get(&id) {
+            return Ok(s.clone());
+        }
+        let (name, version) = conn
+            .prepare_cached("SELECT name, version FROM scopes WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt(format!("missing scope {id}")))?;
+        let scope = Scope { name, version };
+        self.scopes.insert(id, scope.clone());
+        Ok(scope)
+    }
+
+    fn service_name(&mut self, conn: &Connection, id: i64) -> Result<String> {
+        if let Some(s) = self.services.get(&id) {
+            return Ok(s.clone());
+        }
+        let name: String = conn
+            .prepare_cached("SELECT name FROM service_names WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt(format!("missing service {id}")))?;
+        self.services.insert(id, name.clone());
+        Ok(name)
+    }
+}
+
+fn attributes(json: Option<&str>) -> Result<Attributes> {
+    match json {
+        None => Ok(Attributes::new()),
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("attributes: {e}")))
+        }
+    }
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(json: Option<String>, what: &str) -> Result<Vec<T>> {
+    match json {
+        None => Ok(Vec::new()),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+        }
+    }
+}
+
+fn trace_id(bytes: Option<&[u8]>) -> Result<TraceId> {
+    bytes
+        .and_then(TraceId::from_bytes)
+        .ok_or_else(|| StoreError::Corrupt("trace id".into()))
+}
+
+fn opt_span_id(bytes: Option<Vec<u8>>) -> Result<Option<SpanId>> {
+    bytes
+        .map(|b| SpanId::from_bytes(&b).ok_or_else(|| StoreError::Corrupt("span id".into())))
+        .transpose()
+}
+
+fn small(n: i64, what: &str) -> Result<u8> {
+    u8::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
+}
+
+fn decode_log(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> Result<LogRecord> {
+    let trace: Option<Vec<u8>> = row.get(9)?;
+    Ok(LogRecord {
+        time_unix_nano: row.get(1)?,
+        observed_time_unix_nano: row.get(2)?,
+        severity_number: small(row.get(3)?, "severity")?,
+        severity_text: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
+        body: row.get(5)?,
+        attributes: attributes(row.get::<_, Option<String>>(6)?.as_deref())?,
+        resource: lookup.resource(conn, row.get(7)?)?,
+        scope: lookup.scope(conn, row.get(8)?)?,
+        trace_id: trace.map(|t| trace_id(Some(&t))).transpose()?,
+        span_id: opt_span_id(row.get(10)?)?,
+    })
+}
+
+fn decode_span(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> Result<Span> {
+    let trace: Vec<u8> = row.get(7)?;
+    let span: Vec<u8> = row.get(8)?;
+    Ok(Span {
+        trace_id: trace_id(Some(&trace))?,
+        span_id: SpanId::from_bytes(&span).ok_or_else(|| StoreError::Corrupt("span id".into()))?,
+        parent_span_id: opt_span_id(row.get(9)?)?,
+        trace_state: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+        name: row.get(10)?,
+        kind: SpanKind::from_number(i32::from(small(row.get(3)?, "span kind")?)),
+        start_time_unix_nano: row.get(1)?,
+        end_time_unix_nano: row.get(2)?,
+        status: SpanStatus {
+            code: StatusCode::from_number(i32::from(small(row.get(4)?, "status")?)),
+            message: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+        },
+        attributes: attributes(row.get::<_, Option<String>>(13)?.as_deref())?,
+        events: json_list::<SpanEvent>(row.get(14)?, "span events")?,
+        links: json_list::<SpanLink>(row.get(15)?, "span links")?,
+        resource: lookup.resource(conn, row.get(5)?)?,
+        scope: lookup.scope(conn, row.get(6)?)?,
+    })
+}

@@ -1,0 +1,122 @@
+//! `ward serve`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use ward_model::TenantId;
+use ward_server::auth::{Scope, mint};
+use ward_server::config::Settings;
+use ward_server::metrics::Metrics;
+use ward_store::{Store, StoreConfig};
+
+use super::ConfigArg;
+
+/// Options of `ward serve`; each overrides its configuration key.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Data directory (`data_dir`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address (`server.listen`).
+    #[arg(long)]
+    listen: Option<String>,
+    /// OTLP/gRPC listen address (`server.grpc_listen`); empty disables gRPC.
+    #[arg(long)]
+    grpc_listen: Option<String>,
+}
+
+/// Opens the embedded store as the configuration says; `metrics` observes commits.
+pub fn open_store(settings: &Settings, metrics: Option<Arc<Metrics>>) -> anyhow::Result<Store> {
+    let c = &settings.config;
+    let on_commit = metrics.map(|m| Arc::new(move |stats| m.observe_commit(stats)) as Arc<dyn Fn(_) + Send + Sync>);
+    Store::open(StoreConfig {
+        data_dir: c.data_dir.clone(),
+        read_connections: c.store.read_connections,
+        max_queue_records: c.store.max_queue_records,
+        max_commit_records: c.store.max_commit_records,
+        synchronous_full: c.store.synchronous == "full",
+        on_commit,
+    })
+    .with_context(|| format!("cannot open the store in {}", c.data_dir.display()))
+}
+
+/// On first start (no key at all), creates the default tenant and an admin key and prints it
+/// once. Only its hash is stored.
+fn bootstrap(store: &Store) -> anyhow::Result<()> {
+    if store.count_keys()? > 0 {
+        return Ok(());
+    }
+    let tenant = TenantId::default_tenant();
+    store.ensure_tenant(&tenant)?;
+    let key = mint(tenant, "bootstrap admin", &[Scope::Admin]);
+    store.insert_key(&key.record)?;
+    eprintln!(
+        "\nWard created the first admin API key. It is shown only this once; store it now:\n\n    {}\n\n\
+         Use it as 'Authorization: Bearer <key>', and make narrower keys with\n    \
+         WARD_API_KEY=<key> ward keys create --tenant default --scope ingest\n",
+        key.text
+    );
+    Ok(())
+}
+
+fn init_logging(settings: &Settings) -> anyhow::Result<()> {
+    let level = &settings.config.log.level;
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "warn,ward={level},ward_server={level},ward_store={level},ward_ingest={level}"
+    ))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if settings.config.log.format == "json" {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = args.config.load()?;
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    if let Some(grpc) = args.grpc_listen {
+        config.server.grpc_listen = grpc;
+    }
+    let settings = args.config.settings(config)?;
+    init_logging(&settings)?;
+    let metrics = Arc::new(Metrics::new());
+    let store = open_store(&settings, Some(metrics.clone()))?;
+    bootstrap(&store)?;
+    let server = ward_server::Server::bind(settings, store, metrics).await?;
+    tracing::info!(
+        http = %server.http_addr().map(|a| a.to_string()).unwrap_or_default(),
+        grpc = %server.grpc_addr().map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
+        version = env!("CARGO_PKG_VERSION"),
+        "Ward is ready"
+    );
+    server.run(shutdown_signal()).await?;
+    tracing::info!("Ward stopped");
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The `ward` command: a thin layer of clap over the library crates.
+
+mod bench;
+mod client;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Ward makes AI agent services production-ready: it receives their OpenTelemetry and JSON logs,
+/// keeps them durably, and answers queries.
+#[derive(Debug, Parser)]
+#[command(name = "ward", version, about, long_about = None)]
+#[command(after_help = "Examples:\n  ward serve                                  # start with ./ward.toml or defaults, data in ./ward-data\n  ward keys create --tenant default --scope ingest\n  ward query logs 'service:planner level>=warn \"timeout\"' --since 1h\n  ward tail 'level>=error'")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the Ward server.
+    #[command(after_help = "Examples:\n  ward serve\n  ward serve --config /etc/ward/ward.toml\n  ward serve --data-dir /var/lib/ward --listen 127.0.0.1:4318\n\nOn first start Ward creates the `default` tenant and an admin API key, printed once on stderr.")]
+    Serve(commands::serve::ServeArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Query stored logs, traces and services.
+    #[command(subcommand)]
+    Query(commands::query::QueryCommand),
+    /// Follow new log records as they are committed.
+    #[command(after_help = "Examples:\n  ward tail\n  ward tail 'service:planner level>=warn'\n  ward tail '\"timeout\"' --json | jq .body")]
+    Tail(commands::query::TailArgs),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Measure ingest, query and start-up performance.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Keys(cmd) => commands::keys::run(cmd).await,
+            Command::Query(cmd) => commands::query::run(cmd).await,
+            Command::Tail(args) => commands::query::tail(args).await,
+            Command::Config(cmd) => commands::config::run(cmd),
+            Command::Bench(cmd) => bench::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
