@@ -155,7 +155,10 @@ impl Condition {
     pub fn is_span_only(&self) -> bool {
         matches!(
             self,
-            Condition::Name { .. } | Condition::Status(_) | Condition::Kind(_) | Condition::Duration { .. }
+            Condition::Name { .. }
+                | Condition::Status(_)
+                | Condition::Kind(_)
+                | Condition::Duration { .. }
         )
     }
 
@@ -209,7 +212,10 @@ impl Filter {
         if text.len() > MAX_FILTER_LEN {
             return Err(FilterError {
                 column: 1,
-                message: format!("filter is {} bytes long; the limit is {MAX_FILTER_LEN}", text.len()),
+                message: format!(
+                    "filter is {} bytes long; the limit is {MAX_FILTER_LEN}",
+                    text.len()
+                ),
             });
         }
         Parser { text, pos: 0 }.parse()
@@ -238,7 +244,10 @@ impl Filter {
 
     /// Adds a condition (used to merge API parameters such as `service=` into a filter).
     pub fn and(mut self, condition: Condition) -> Filter {
-        self.terms.push(Term { negated: false, condition });
+        self.terms.push(Term {
+            negated: false,
+            condition,
+        });
         self
     }
 
@@ -248,13 +257,19 @@ impl Filter {
         self.terms.iter().all(|term| {
             let hit = match &term.condition {
                 Condition::Text(text) => contains_phrase(&record.body, text),
-                Condition::Service { op, name } => op.holds(record.resource.service_name.as_str(), name.as_str()),
+                Condition::Service { op, name } => {
+                    op.holds(record.resource.service_name.as_str(), name.as_str())
+                }
                 Condition::Level { op, level } => op.holds(record.severity(), *level),
                 Condition::TraceId(id) => record.trace_id == Some(*id),
                 Condition::SpanId(id) => record.span_id == Some(*id),
-                Condition::Attr { key, op, value } => {
-                    attr_matches(&record.attributes, &record.resource.attributes, key, *op, value)
-                }
+                Condition::Attr { key, op, value } => attr_matches(
+                    &record.attributes,
+                    &record.resource.attributes,
+                    key,
+                    *op,
+                    value,
+                ),
                 _ => false,
             };
             hit != term.negated
@@ -265,7 +280,9 @@ impl Filter {
     pub fn matches_span(&self, span: &Span) -> bool {
         self.terms.iter().all(|term| {
             let hit = match &term.condition {
-                Condition::Service { op, name } => op.holds(span.resource.service_name.as_str(), name.as_str()),
+                Condition::Service { op, name } => {
+                    op.holds(span.resource.service_name.as_str(), name.as_str())
+                }
                 Condition::TraceId(id) => span.trace_id == *id,
                 Condition::SpanId(id) => span.span_id == *id,
                 Condition::Name { op, name } => op.holds(span.name.as_str(), name.as_str()),
@@ -312,7 +329,13 @@ pub fn contains_phrase(body: &str, phrase: &str) -> bool {
 }
 
 /// Looks `key` up in the record attributes, then the resource attributes, and compares.
-pub fn attr_matches(attrs: &Attributes, resource: &Attributes, key: &str, op: CmpOp, value: &AttrValue) -> bool {
+pub fn attr_matches(
+    attrs: &Attributes,
+    resource: &Attributes,
+    key: &str,
+    op: CmpOp,
+    value: &AttrValue,
+) -> bool {
     let found = attrs.get(key).or_else(|| resource.get(key));
     let Some(found) = found else {
         return op == CmpOp::Ne;
@@ -344,7 +367,10 @@ impl Parser<'_> {
     }
 
     fn error(&self, byte: usize, message: impl Into<String>) -> FilterError {
-        FilterError { column: self.column(byte), message: message.into() }
+        FilterError {
+            column: self.column(byte),
+            message: message.into(),
+        }
     }
 
     fn rest(&self) -> &str {
@@ -378,7 +404,10 @@ impl Parser<'_> {
             if tokens(&text).next().is_none() {
                 return Err(self.error(start, "a text search needs at least one letter or digit"));
             }
-            return Ok(Term { negated, condition: Condition::Text(text) });
+            return Ok(Term {
+                negated,
+                condition: Condition::Text(text),
+            });
         }
         // A key: up to an operator or a space.
         let key_len = self
@@ -398,9 +427,15 @@ impl Parser<'_> {
             }
             self.pos = after_key;
             if tokens(key).next().is_none() {
-                return Err(self.error(start, format!("{key:?} has no letter or digit to search for")));
+                return Err(self.error(
+                    start,
+                    format!("{key:?} has no letter or digit to search for"),
+                ));
             }
-            return Ok(Term { negated, condition: Condition::Text(key.to_owned()) });
+            return Ok(Term {
+                negated,
+                condition: Condition::Text(key.to_owned()),
+            });
         };
         if key.is_empty() {
             return Err(self.error(self.pos, "missing field name before the operator"));
@@ -411,7 +446,10 @@ impl Parser<'_> {
         let value = if self.rest().starts_with('"') {
             self.quoted()?
         } else {
-            let len = self.rest().find(char::is_whitespace).unwrap_or(self.rest().len());
+            let len = self
+                .rest()
+                .find(char::is_whitespace)
+                .unwrap_or(self.rest().len());
             let v = &self.text[self.pos..self.pos + len];
             self.pos += len;
             v.to_owned()
@@ -435,14 +473,20 @@ impl Parser<'_> {
             if op.is_equality() {
                 Ok(())
             } else {
-                Err(self.error(key_start, format!("{field} supports only ':', '=' and '!='")))
+                Err(self.error(
+                    key_start,
+                    format!("{field} supports only ':', '=' and '!='"),
+                ))
             }
         };
         let eq_only = |field: &str| -> Result<(), FilterError> {
             if op == CmpOp::Eq {
                 Ok(())
             } else {
-                Err(self.error(key_start, format!("{field} supports only ':' and '='; use -{field}:VALUE to exclude")))
+                Err(self.error(
+                    key_start,
+                    format!("{field} supports only ':' and '='; use -{field}:VALUE to exclude"),
+                ))
             }
         };
         Ok(match key {
@@ -480,7 +524,12 @@ impl Parser<'_> {
                     "unset" => StatusCode::Unset,
                     "ok" => StatusCode::Ok,
                     "error" => StatusCode::Error,
-                    _ => return Err(self.error(value_start, format!("unknown status {value:?}: use unset, ok or error"))),
+                    _ => {
+                        return Err(self.error(
+                            value_start,
+                            format!("unknown status {value:?}: use unset, ok or error"),
+                        ));
+                    }
                 };
                 Condition::Status(code)
             }
@@ -522,11 +571,17 @@ impl Parser<'_> {
                 let attr_value = match value.parse::<f64>() {
                     Ok(n) if n.is_finite() && !op.is_equality() => AttrValue::Number(n),
                     _ if !op.is_equality() => {
-                        return Err(self.error(value_start, format!("{op} needs a number, got {value:?}")));
+                        return Err(
+                            self.error(value_start, format!("{op} needs a number, got {value:?}"))
+                        );
                     }
                     _ => AttrValue::Text(value),
                 };
-                Condition::Attr { key: key.to_owned(), op, value: attr_value }
+                Condition::Attr {
+                    key: key.to_owned(),
+                    op,
+                    value: attr_value,
+                }
             }
         })
     }
@@ -542,7 +597,9 @@ impl Parser<'_> {
                     self.pos = start + 1 + i + 1;
                     let next = self.rest().chars().next();
                     if next.is_some_and(|c| !c.is_whitespace()) {
-                        return Err(self.error(self.pos, "expected a space after the closing quote"));
+                        return Err(
+                            self.error(self.pos, "expected a space after the closing quote")
+                        );
                     }
                     return Ok(out);
                 }
@@ -578,7 +635,9 @@ mod tests {
     use crate::Resource;
 
     fn parse(s: &str) -> Vec<Term> {
-        Filter::parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).terms
+        Filter::parse(s)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+            .terms
     }
 
     fn cond(s: &str) -> Condition {
@@ -591,39 +650,84 @@ mod tests {
     fn the_documented_example_parses() {
         let terms = parse(r#"service:planner level>=warn "timeout" user.id=u-42"#);
         assert_eq!(
-            terms.iter().map(|t| t.condition.clone()).collect::<Vec<_>>(),
+            terms
+                .iter()
+                .map(|t| t.condition.clone())
+                .collect::<Vec<_>>(),
             vec![
-                Condition::Service { op: CmpOp::Eq, name: "planner".into() },
-                Condition::Level { op: CmpOp::Ge, level: Severity::Warn },
+                Condition::Service {
+                    op: CmpOp::Eq,
+                    name: "planner".into()
+                },
+                Condition::Level {
+                    op: CmpOp::Ge,
+                    level: Severity::Warn
+                },
                 Condition::Text("timeout".into()),
-                Condition::Attr { key: "user.id".into(), op: CmpOp::Eq, value: AttrValue::Text("u-42".into()) },
+                Condition::Attr {
+                    key: "user.id".into(),
+                    op: CmpOp::Eq,
+                    value: AttrValue::Text("u-42".into())
+                },
             ]
         );
     }
 
     #[test]
     fn every_field_parses() {
-        assert_eq!(cond("service!=a"), Condition::Service { op: CmpOp::Ne, name: "a".into() });
+        assert_eq!(
+            cond("service!=a"),
+            Condition::Service {
+                op: CmpOp::Ne,
+                name: "a".into()
+            }
+        );
         assert_eq!(
             cond("trace:5b8efff798038103d269b633813fc60c"),
             Condition::TraceId("5b8efff798038103d269b633813fc60c".parse().unwrap())
         );
-        assert_eq!(cond("span=eee19b7ec3c1b174"), Condition::SpanId("eee19b7ec3c1b174".parse().unwrap()));
-        assert_eq!(cond(r#"name:"chat gpt""#), Condition::Name { op: CmpOp::Eq, name: "chat gpt".into() });
+        assert_eq!(
+            cond("span=eee19b7ec3c1b174"),
+            Condition::SpanId("eee19b7ec3c1b174".parse().unwrap())
+        );
+        assert_eq!(
+            cond(r#"name:"chat gpt""#),
+            Condition::Name {
+                op: CmpOp::Eq,
+                name: "chat gpt".into()
+            }
+        );
         assert_eq!(cond("status:ERROR"), Condition::Status(StatusCode::Error));
         assert_eq!(cond("kind:client"), Condition::Kind(SpanKind::Client));
-        assert_eq!(cond("duration>1.5s"), Condition::Duration { op: CmpOp::Gt, nanos: 1_500_000_000 });
+        assert_eq!(
+            cond("duration>1.5s"),
+            Condition::Duration {
+                op: CmpOp::Gt,
+                nanos: 1_500_000_000
+            }
+        );
         assert_eq!(
             cond("http.status_code>=500"),
-            Condition::Attr { key: "http.status_code".into(), op: CmpOp::Ge, value: AttrValue::Number(500.0) }
+            Condition::Attr {
+                key: "http.status_code".into(),
+                op: CmpOp::Ge,
+                value: AttrValue::Number(500.0)
+            }
         );
         assert_eq!(
             cond("@level=x"),
-            Condition::Attr { key: "level".into(), op: CmpOp::Eq, value: AttrValue::Text("x".into()) }
+            Condition::Attr {
+                key: "level".into(),
+                op: CmpOp::Eq,
+                value: AttrValue::Text("x".into())
+            }
         );
         let t = parse(r#"-service:hc -"not this""#);
         assert!(t.iter().all(|t| t.negated));
-        assert_eq!(cond(r#""say \"hi\"""#), Condition::Text("say \"hi\"".into()));
+        assert_eq!(
+            cond(r#""say \"hi\"""#),
+            Condition::Text("say \"hi\"".into())
+        );
         assert_eq!(parse("   "), vec![]);
         assert!(Filter::parse("-").is_err());
     }
@@ -632,19 +736,63 @@ mod tests {
     fn errors_name_the_column_and_the_fix() {
         let e = Filter::parse("service:a level>=loud").unwrap_err();
         assert_eq!(e.column, 18);
-        assert!(e.message.contains("trace, debug, info, warn, error or fatal"), "{e}");
+        assert!(
+            e.message
+                .contains("trace, debug, info, warn, error or fatal"),
+            "{e}"
+        );
         let e = Filter::parse(r#"x "open"#).unwrap_err();
         assert_eq!(e.column, 3);
         assert!(e.message.contains("unterminated"));
-        assert!(Filter::parse("trace:xyz").unwrap_err().message.contains("32 hexadecimal"));
-        assert!(Filter::parse("service>a").unwrap_err().message.contains("only"));
-        assert!(Filter::parse("user.id>abc").unwrap_err().message.contains("needs a number"));
-        assert!(Filter::parse("level=").unwrap_err().message.contains("missing value"));
-        assert!(Filter::parse(":x").unwrap_err().message.contains("missing field"));
-        assert!(Filter::parse("a$b=1").unwrap_err().message.contains("invalid attribute"));
+        assert!(
+            Filter::parse("trace:xyz")
+                .unwrap_err()
+                .message
+                .contains("32 hexadecimal")
+        );
+        assert!(
+            Filter::parse("service>a")
+                .unwrap_err()
+                .message
+                .contains("only")
+        );
+        assert!(
+            Filter::parse("user.id>abc")
+                .unwrap_err()
+                .message
+                .contains("needs a number")
+        );
+        assert!(
+            Filter::parse("level=")
+                .unwrap_err()
+                .message
+                .contains("missing value")
+        );
+        assert!(
+            Filter::parse(":x")
+                .unwrap_err()
+                .message
+                .contains("missing field")
+        );
+        assert!(
+            Filter::parse("a$b=1")
+                .unwrap_err()
+                .message
+                .contains("invalid attribute")
+        );
         assert!(Filter::parse(&"a".repeat(MAX_FILTER_LEN + 1)).is_err());
-        assert!(Filter::parse("duration>1h").unwrap().check_for(Signal::Logs).is_err());
-        assert!(Filter::parse("level>=warn").unwrap().check_for(Signal::Traces).is_err());
+        assert!(
+            Filter::parse("duration>1h")
+                .unwrap()
+                .check_for(Signal::Logs)
+                .is_err()
+        );
+        assert!(
+            Filter::parse("level>=warn")
+                .unwrap()
+                .check_for(Signal::Traces)
+                .is_err()
+        );
     }
 
     fn record(body: &str, service: &str, sev: u8) -> LogRecord {
@@ -658,7 +806,10 @@ mod tests {
             severity_text: String::new(),
             body: body.into(),
             attributes,
-            resource: Resource { service_name: service.into(), attributes: Attributes::new() },
+            resource: Resource {
+                service_name: service.into(),
+                attributes: Attributes::new(),
+            },
             scope: Default::default(),
             trace_id: None,
             span_id: None,

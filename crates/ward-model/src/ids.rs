@@ -13,7 +13,9 @@ pub enum IdError {
     #[error("an all-zero id is invalid")]
     Zero,
     /// A tenant name broke the naming rule.
-    #[error("invalid tenant {0:?}: use 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit")]
+    #[error(
+        "invalid tenant {0:?}: use 1-64 characters of a-z, 0-9, '-' and '_', starting with a letter or digit"
+    )]
     BadTenant(String),
 }
 
@@ -159,7 +161,11 @@ mod tests {
     #[test]
     fn bad_ids_are_rejected() {
         assert!("xyz".parse::<TraceId>().is_err());
-        assert!("5b8efff798038103d269b633813fc60".parse::<TraceId>().is_err());
+        assert!(
+            "5b8efff798038103d269b633813fc60"
+                .parse::<TraceId>()
+                .is_err()
+        );
         assert_eq!("0000000000000000".parse::<SpanId>(), Err(IdError::Zero));
         assert_eq!(SpanId::from_bytes(&[0; 8]), None);
         assert_eq!(SpanId::from_bytes(&[1; 7]), None);

@@ -237,7 +237,8 @@ pub struct Span {
 impl Span {
     /// Duration in nanoseconds.
     pub fn duration_nanos(&self) -> i64 {
-        self.end_time_unix_nano.saturating_sub(self.start_time_unix_nano)
+        self.end_time_unix_nano
+            .saturating_sub(self.start_time_unix_nano)
     }
 }
 
@@ -393,7 +394,12 @@ pub struct Batch {
 impl Batch {
     /// An empty batch for `tenant`.
     pub fn new(tenant: TenantId) -> Self {
-        Batch { tenant, logs: Vec::new(), spans: Vec::new(), metrics: Vec::new() }
+        Batch {
+            tenant,
+            logs: Vec::new(),
+            spans: Vec::new(),
+            metrics: Vec::new(),
+        }
     }
 
     /// Total number of records of every kind.

@@ -75,9 +75,8 @@ impl Severity {
             "info" | "information" | "informational" | "inf" | "notice" | "log" => Severity::Info,
             "warn" | "warning" | "wrn" => Severity::Warn,
             "error" | "err" | "severe" | "exception" => Severity::Error,
-            "fatal" | "critical" | "crit" | "panic" | "emerg" | "emergency" | "alert" | "dpanic" => {
-                Severity::Fatal
-            }
+            "fatal" | "critical" | "crit" | "panic" | "emerg" | "emergency" | "alert"
+            | "dpanic" => Severity::Fatal,
             _ => return None,
         })
     }

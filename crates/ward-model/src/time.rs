@@ -22,7 +22,10 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     let mut total: i64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let digits = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
         if digits == 0 {
             return Err(err());
         }
@@ -87,7 +90,11 @@ pub fn scale_epoch_number(n: f64) -> i64 {
     } else {
         n
     };
-    if nanos.is_finite() { nanos.clamp(i64::MIN as f64, i64::MAX as f64) as i64 } else { 0 }
+    if nanos.is_finite() {
+        nanos.clamp(i64::MIN as f64, i64::MAX as f64) as i64
+    } else {
+        0
+    }
 }
 
 /// Like [`scale_epoch_number`] for integers, exactly (no floating-point rounding).
@@ -129,8 +136,14 @@ mod tests {
         let now = 1_800_000_000 * NANOS_PER_SEC;
         assert_eq!(parse_instant("now", now), Ok(now));
         assert_eq!(parse_instant("1h", now), Ok(now - 3600 * NANOS_PER_SEC));
-        assert_eq!(parse_instant("1700000000", now), Ok(1_700_000_000 * NANOS_PER_SEC));
-        assert_eq!(parse_instant("1700000000123", now), Ok(1_700_000_000_123_000_000));
+        assert_eq!(
+            parse_instant("1700000000", now),
+            Ok(1_700_000_000 * NANOS_PER_SEC)
+        );
+        assert_eq!(
+            parse_instant("1700000000123", now),
+            Ok(1_700_000_000_123_000_000)
+        );
         assert_eq!(
             parse_instant("2023-11-14T22:13:20Z", now),
             Ok(1_700_000_000 * NANOS_PER_SEC)
@@ -140,6 +153,9 @@ mod tests {
 
     #[test]
     fn rfc3339_formats() {
-        assert_eq!(format_rfc3339(1_700_000_000 * NANOS_PER_SEC), "2023-11-14T22:13:20Z");
+        assert_eq!(
+            format_rfc3339(1_700_000_000 * NANOS_PER_SEC),
+            "2023-11-14T22:13:20Z"
+        );
     }
 }

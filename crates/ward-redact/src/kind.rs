@@ -336,7 +336,10 @@ impl KindSet {
     }
 
     pub(crate) fn of_categories(cats: &[Category]) -> KindSet {
-        BUILTIN.iter().filter(|k| cats.contains(&k.category())).fold(KindSet::EMPTY, |s, k| s.with(k))
+        BUILTIN
+            .iter()
+            .filter(|k| cats.contains(&k.category()))
+            .fold(KindSet::EMPTY, |s, k| s.with(k))
     }
 
     pub(crate) fn with(self, kind: &Kind) -> KindSet {
@@ -361,10 +364,6 @@ impl KindSet {
         }
     }
 
-    pub(crate) fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
     pub(crate) fn iter(self) -> impl Iterator<Item = &'static Kind> {
         BUILTIN.iter().filter(move |k| self.contains(k))
     }
@@ -386,11 +385,18 @@ mod tests {
             assert_eq!(Kind::builtin(kind.as_str()).as_ref(), Some(kind));
             let token = kind.token();
             assert!(token.starts_with('[') && token.ends_with(']'), "{token}");
-            assert!(kind.as_str().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(
+                kind.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
         }
         assert_eq!(Kind::Email.token(), "[EMAIL]");
         assert_eq!(Kind::custom("employee_id").token(), "[EMPLOYEE_ID]");
-        assert_eq!("aws_access_key_id".parse::<Kind>().unwrap(), Kind::AwsAccessKeyId);
+        assert_eq!(
+            "aws_access_key_id".parse::<Kind>().unwrap(),
+            Kind::AwsAccessKeyId
+        );
         assert_eq!("nope".parse::<Kind>().unwrap(), Kind::custom("nope"));
     }
 
@@ -406,7 +412,11 @@ mod tests {
     #[test]
     fn credentials_are_exactly_the_secret_category() {
         for kind in Kind::all() {
-            assert_eq!(kind.is_credential(), kind.category() == Category::Secret, "{kind}");
+            assert_eq!(
+                kind.is_credential(),
+                kind.category() == Category::Secret,
+                "{kind}"
+            );
         }
     }
 

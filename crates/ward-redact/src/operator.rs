@@ -63,7 +63,11 @@ fn default_pseudonym_bytes() -> usize {
 impl Operator {
     /// `Mask` keeping the last `n` alphanumerics.
     pub fn mask_last(n: usize) -> Operator {
-        Operator::Mask { keep_first: 0, keep_last: n, char: '*' }
+        Operator::Mask {
+            keep_first: 0,
+            keep_last: n,
+            char: '*',
+        }
     }
 
     /// `Pseudonym` with the default 8 hex characters.
@@ -76,12 +80,22 @@ impl Operator {
     }
 
     /// Appends the replacement of `value` (a finding of `kind`) to `out`.
-    pub(crate) fn apply(&self, kind: &Kind, value: &str, key: Option<&PseudonymKey>, out: &mut String) {
+    pub(crate) fn apply(
+        &self,
+        kind: &Kind,
+        value: &str,
+        key: Option<&PseudonymKey>,
+        out: &mut String,
+    ) {
         match self {
             Operator::Replace => out.push_str(&kind.token()),
             Operator::Fixed { text } => out.push_str(text),
             Operator::Drop => {}
-            Operator::Mask { keep_first, keep_last, char } => mask(value, *keep_first, *keep_last, *char, out),
+            Operator::Mask {
+                keep_first,
+                keep_last,
+                char,
+            } => mask(value, *keep_first, *keep_last, *char, out),
             Operator::Pseudonym { bytes } => match key {
                 Some(key) => {
                     let mac = key.mac(kind, value);
@@ -159,7 +173,11 @@ impl PseudonymKey {
     fn mac(&self, kind: &Kind, value: &str) -> [u8; 32] {
         let mut norm = [0u8; 128];
         let normalised = normalise(kind, value, &mut norm);
-        let parts: [&[u8]; 3] = [kind.as_str().as_bytes(), &[0], normalised.unwrap_or(value.as_bytes())];
+        let parts: [&[u8]; 3] = [
+            kind.as_str().as_bytes(),
+            &[0],
+            normalised.unwrap_or(value.as_bytes()),
+        ];
         hmac_sha256(&self.0, &parts)
     }
 }
@@ -180,8 +198,10 @@ impl<'de> Deserialize<'de> for PseudonymKey {
 /// Normalises a value before hashing so that formatting does not change the pseudonym:
 /// e-mail addresses are lower-cased; identifiers and numbers lose their separators.
 fn normalise<'b>(kind: &Kind, value: &str, buf: &'b mut [u8; 128]) -> Option<&'b [u8]> {
-    let numeric = matches!(kind.category(), Category::Financial | Category::Government | Category::Health)
-        || *kind == Kind::Phone;
+    let numeric = matches!(
+        kind.category(),
+        Category::Financial | Category::Government | Category::Health
+    ) || *kind == Kind::Phone;
     let mut n = 0;
     for b in value.bytes() {
         let keep = match kind {
@@ -227,12 +247,24 @@ mod tests {
     fn hmac_matches_rfc4231() {
         let key = [0x0bu8; 20];
         let mac = hmac_sha256(&key, &[b"Hi There"]);
-        assert_eq!(hex::encode(mac), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        assert_eq!(
+            hex::encode(mac),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
         let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
-        assert_eq!(hex::encode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            hex::encode(mac),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
         // Case 6: a key longer than the block is hashed first.
-        let mac = hmac_sha256(&[0xaa; 131], &[b"Test Using Larger Than Block-Size Key - Hash Key First"]);
-        assert_eq!(hex::encode(mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+        let mac = hmac_sha256(
+            &[0xaa; 131],
+            &[b"Test Using Larger Than Block-Size Key - Hash Key First"],
+        );
+        assert_eq!(
+            hex::encode(mac),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 
     #[test]
@@ -247,7 +279,12 @@ mod tests {
         Operator::mask_last(4).apply(&Kind::Cvv, "123", None, &mut out);
         assert_eq!(out, "**3", "never more than half is revealed");
         out.clear();
-        Operator::Mask { keep_first: 1, keep_last: 0, char: '#' }.apply(&Kind::Email, "jo@x.io", None, &mut out);
+        Operator::Mask {
+            keep_first: 1,
+            keep_last: 0,
+            char: '#',
+        }
+        .apply(&Kind::Email, "jo@x.io", None, &mut out);
         assert_eq!(out, "j#@#.##");
     }
 
@@ -261,11 +298,20 @@ mod tests {
             out
         };
         let a = p(&key, &Kind::Email, "Jane.Doe@Example.com");
-        assert!(a.starts_with("[EMAIL:") && a.ends_with(']') && a.len() == "[EMAIL:]".len() + 8, "{a}");
+        assert!(
+            a.starts_with("[EMAIL:") && a.ends_with(']') && a.len() == "[EMAIL:]".len() + 8,
+            "{a}"
+        );
         assert_eq!(a, p(&key, &Kind::Email, "jane.doe@example.com"));
         assert_ne!(a, p(&other, &Kind::Email, "jane.doe@example.com"));
-        assert_eq!(p(&key, &Kind::CreditCard, "4111 1111 1111 1111"), p(&key, &Kind::CreditCard, "4111-1111-1111-1111"));
-        assert_ne!(p(&key, &Kind::GenericSecret, "abc"), p(&key, &Kind::PasswordAssignment, "abc"));
+        assert_eq!(
+            p(&key, &Kind::CreditCard, "4111 1111 1111 1111"),
+            p(&key, &Kind::CreditCard, "4111-1111-1111-1111")
+        );
+        assert_ne!(
+            p(&key, &Kind::GenericSecret, "abc"),
+            p(&key, &Kind::PasswordAssignment, "abc")
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ pub fn all_digits(s: &[u8]) -> bool {
 
 /// The value of a run of ASCII digits (saturating; callers pass at most 19 digits).
 fn number(s: &[u8]) -> u64 {
-    s.iter().fold(0u64, |acc, &b| acc.saturating_mul(10).saturating_add(u64::from(dv(b))))
+    s.iter().fold(0u64, |acc, &b| {
+        acc.saturating_mul(10).saturating_add(u64::from(dv(b)))
+    })
 }
 
 /// Luhn (mod 10) over ASCII digits.
@@ -43,7 +45,7 @@ pub fn luhn(s: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether a PAN's length and leading digits belong to a real card scheme (Visa, Mastercard,
@@ -56,17 +58,19 @@ pub fn card_issuer(s: &[u8]) -> bool {
     }
     let len = s.len();
     let p = |n: usize| -> u32 { s.iter().take(n).fold(0, |a, &b| a * 10 + dv(b)) };
-    let (p1, p2, p3, p4, p6) = (p(1), p(2), p(3), p(4), p(6));
+    let (p1, p2, p3, p4) = (p(1), p(2), p(3), p(4));
     match p1 {
         // Visa (4), 13, 16 or 19 digits.
         4 => matches!(len, 13 | 16 | 19),
         5 => {
             // Mastercard 51-55 (16); Maestro 50, 56-59 (12-19).
-            (51..=55).contains(&p2) && len == 16 || (p2 == 50 || (56..=59).contains(&p2)) && (12..=19).contains(&len)
+            (51..=55).contains(&p2) && len == 16
+                || (p2 == 50 || (56..=59).contains(&p2)) && (12..=19).contains(&len)
         }
         2 => {
             // Mastercard 2221-2720 (16); Mir 2200-2204 (16-19).
-            (2221..=2720).contains(&p4) && len == 16 || (2200..=2204).contains(&p4) && (16..=19).contains(&len)
+            (2221..=2720).contains(&p4) && len == 16
+                || (2200..=2204).contains(&p4) && (16..=19).contains(&len)
         }
         3 => match p2 {
             // American Express.
@@ -74,19 +78,21 @@ pub fn card_issuer(s: &[u8]) -> bool {
             // Diners Club International / Carte Blanche (300-305, 36, 38, 39) and JCB (3528-3589).
             36 => (14..=19).contains(&len),
             38 | 39 => (16..=19).contains(&len),
-            30 => (300..=305).contains(&p3) && (14..=19).contains(&len) || p4 == 3095 && (16..=19).contains(&len),
+            30 => {
+                (300..=305).contains(&p3) && (14..=19).contains(&len)
+                    || p4 == 3095 && (16..=19).contains(&len)
+            }
             35 => (3528..=3589).contains(&p4) && (16..=19).contains(&len),
             _ => false,
         },
         6 => {
-            // Discover (6011, 644-649, 65, 622126-622925), UnionPay (62), RuPay (60, 65, 81, 82),
-            // Troy (9792 is Troy too), Maestro (6x), InstaPayment (637-639).
-            let ok_len = (16..=19).contains(&len);
-            (p4 == 6011 || (644..=649).contains(&p3) || p2 == 65 || (622126..=622925).contains(&p6)) && ok_len
-                || p2 == 62 && ok_len
-                || p2 == 60 && ok_len
-                || (637..=639).contains(&p3) && len == 16
-                || (p2 == 63 || p2 == 67) && (12..=19).contains(&len)
+            // Discover (6011, 644-649, 65; 622126-622925 is inside UnionPay's 62), UnionPay (62),
+            // RuPay (60), InstaPayment (637-639), Maestro (63, 67).
+            let discover = p4 == 6011 || (644..=649).contains(&p3) || p2 == 65;
+            let unionpay_or_rupay = p2 == 62 || p2 == 60;
+            ((discover || unionpay_or_rupay) && (16..=19).contains(&len))
+                || ((637..=639).contains(&p3) && len == 16)
+                || ((p2 == 63 || p2 == 67) && (12..=19).contains(&len))
         }
         // RuPay 81-82, Verve 506/650 ranges are covered above; UATP (1) and 8x are too rare and
         // collide with epoch timestamps and decimal ids, so they are not accepted.
@@ -199,7 +205,10 @@ pub fn iban(s: &[u8]) -> bool {
     if !s[2].is_ascii_digit() || !s[3].is_ascii_digit() {
         return false;
     }
-    if !s.iter().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+    if !s
+        .iter()
+        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    {
         return false;
     }
     // Rotate the first four characters to the end and read letters as 10..=35, folding mod 97
@@ -275,7 +284,11 @@ pub fn nhs(s: &[u8]) -> bool {
     if s.len() != 10 || !all_digits(s) || s.iter().all(|&b| b == s[0]) {
         return false;
     }
-    let sum: u32 = s[..9].iter().zip((2..=10).rev()).map(|(&b, w)| dv(b) * w).sum();
+    let sum: u32 = s[..9]
+        .iter()
+        .zip((2..=10).rev())
+        .map(|(&b, w)| dv(b) * w)
+        .sum();
     let check = match 11 - sum % 11 {
         11 => 0,
         10 => return false,
@@ -354,10 +367,17 @@ pub fn codice_fiscale(s: &[u8]) -> bool {
     if !shape {
         return false;
     }
-    const ODD: [u32; 26] = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
+    const ODD: [u32; 26] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
+    ];
     let mut sum = 0u32;
     for (i, &b) in s[..15].iter().enumerate() {
-        let v = if b.is_ascii_digit() { dv(b) } else { u32::from(b - b'A') };
+        let v = if b.is_ascii_digit() {
+            dv(b)
+        } else {
+            u32::from(b - b'A')
+        };
         // Positions are 1-based in the specification: the first character is "odd".
         sum += if i % 2 == 0 { ODD[v as usize % 26] } else { v };
     }
@@ -400,7 +420,9 @@ fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         _ => 0,
     }
@@ -579,10 +601,17 @@ pub fn uk_nino(s: &[u8]) -> bool {
         return false;
     }
     let (a, b) = (s[0], s[1]);
-    if !a.is_ascii_uppercase() || !b.is_ascii_uppercase() || b"DFIQUV".contains(&a) || b"DFIOQUV".contains(&b) {
+    if !a.is_ascii_uppercase()
+        || !b.is_ascii_uppercase()
+        || b"DFIQUV".contains(&a)
+        || b"DFIOQUV".contains(&b)
+    {
         return false;
     }
-    if matches!(&s[..2], b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ") {
+    if matches!(
+        &s[..2],
+        b"BG" | b"GB" | b"KN" | b"NK" | b"NT" | b"TN" | b"ZZ"
+    ) {
         return false;
     }
     matches!(s[8], b'A'..=b'D')
@@ -668,11 +697,20 @@ pub fn base58check_version(s: &[u8]) -> Option<u8> {
 
 /// A legacy Bitcoin address: Base58Check with version 0x00 (P2PKH, `1…`) or 0x05 (P2SH, `3…`).
 pub fn bitcoin_base58(s: &[u8]) -> bool {
-    matches!((s.first(), base58check_version(s)), (Some(b'1'), Some(0x00)) | (Some(b'3'), Some(0x05)))
+    matches!(
+        (s.first(), base58check_version(s)),
+        (Some(b'1'), Some(0x00)) | (Some(b'3'), Some(0x05))
+    )
 }
 
 fn bech32_polymod(values: impl Iterator<Item = u8>) -> u32 {
-    const GEN: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
+    const GEN: [u32; 5] = [
+        0x3b6a_57b2,
+        0x2650_8e6d,
+        0x1ea1_19fa,
+        0x3d42_33dd,
+        0x2a14_62b3,
+    ];
     let mut chk: u32 = 1;
     for v in values {
         let top = chk >> 25;
@@ -725,7 +763,11 @@ pub fn bitcoin_bech32(s: &[u8]) -> bool {
     // Program length in bytes: 5-bit groups (minus version and 6 checksum groups) to bytes.
     let groups = data.len() - 7;
     let bytes = groups * 5 / 8;
-    if version == 0 { bytes == 20 || bytes == 32 } else { (2..=40).contains(&bytes) }
+    if version == 0 {
+        bytes == 20 || bytes == 32
+    } else {
+        (2..=40).contains(&bytes)
+    }
 }
 
 /// GitHub classic token checksum: the last 6 characters are the base62 (`0-9A-Za-z`) encoding of
@@ -826,7 +868,10 @@ impl Validator {
 
     /// Looks a validator up by name (see [`Validator::ALL`]).
     pub fn from_name(name: &str) -> Option<Validator> {
-        Validator::ALL.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, v)| v)
+        Validator::ALL
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, v)| v)
     }
 
     /// Runs the validator on the text of a match.
@@ -891,7 +936,13 @@ mod tests {
 
     #[test]
     fn iban_mod97() {
-        for ok in ["DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606", "NL91ABNA0417164300", "BE68539007547034"] {
+        for ok in [
+            "DE89370400440532013000",
+            "GB82WEST12345698765432",
+            "FR1420041010050500013M02606",
+            "NL91ABNA0417164300",
+            "BE68539007547034",
+        ] {
             assert!(iban(ok.as_bytes()), "{ok}");
         }
         assert!(!iban(b"GB82WEST12345698765431"));
@@ -905,7 +956,10 @@ mod tests {
         assert!(aba(b"011000015"));
         assert!(aba(b"021000021"));
         assert!(!aba(b"011000016"));
-        assert!(!aba(b"991000013"), "prefix 99 is not a Federal Reserve district");
+        assert!(
+            !aba(b"991000013"),
+            "prefix 99 is not a Federal Reserve district"
+        );
         assert!(!aba(b"000000000"));
     }
 
@@ -916,7 +970,10 @@ mod tests {
         assert!(aadhaar(b"234123412346"));
         assert!(aadhaar(b"498712345679"));
         assert!(!aadhaar(b"234123412345"));
-        assert!(!aadhaar(b"134123412340"), "Aadhaar never starts with 0 or 1");
+        assert!(
+            !aadhaar(b"134123412340"),
+            "Aadhaar never starts with 0 or 1"
+        );
     }
 
     #[test]
@@ -948,7 +1005,10 @@ mod tests {
     fn italian_codice_fiscale() {
         assert!(codice_fiscale(b"RSSMRA85T10A562S"));
         assert!(!codice_fiscale(b"RSSMRA85T10A562T"));
-        assert!(!codice_fiscale(b"RSSMRA85Z10A562S"), "Z is not a month letter");
+        assert!(
+            !codice_fiscale(b"RSSMRA85Z10A562S"),
+            "Z is not a month letter"
+        );
     }
 
     #[test]
@@ -1051,12 +1111,26 @@ mod tests {
         assert!(bitcoin_base58(b"3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"));
         assert!(bitcoin_base58(b"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"));
         assert!(!bitcoin_base58(b"1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3"));
-        assert!(!bitcoin_base58(b"1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN0"), "0 is not base58");
-        assert!(bitcoin_bech32(b"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"));
-        assert!(bitcoin_bech32(b"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4"));
-        assert!(bitcoin_bech32(b"bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0"));
-        assert!(!bitcoin_bech32(b"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"));
-        assert!(!bitcoin_bech32(b"bc1Qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"), "mixed case");
+        assert!(
+            !bitcoin_base58(b"1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN0"),
+            "0 is not base58"
+        );
+        assert!(bitcoin_bech32(
+            b"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+        ));
+        assert!(bitcoin_bech32(
+            b"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4"
+        ));
+        assert!(bitcoin_bech32(
+            b"bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0"
+        ));
+        assert!(!bitcoin_bech32(
+            b"bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5"
+        ));
+        assert!(
+            !bitcoin_bech32(b"bc1Qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"),
+            "mixed case"
+        );
     }
 
     #[test]
@@ -1068,7 +1142,10 @@ mod tests {
         assert!(github_checksum(&body));
         body[0] = b'b';
         assert!(!github_checksum(&body));
-        assert!(!github_checksum(b"16C7e42F292c6912E7710c838347Ae178B4a"), "GitHub's documentation example");
+        assert!(
+            !github_checksum(b"16C7e42F292c6912E7710c838347Ae178B4a"),
+            "GitHub's documentation example"
+        );
     }
 
     #[test]

@@ -59,7 +59,9 @@ impl Scope {
             "read" => Ok(Scope::Read),
             "metrics" => Ok(Scope::Metrics),
             "admin" => Ok(Scope::Admin),
-            other => Err(format!("unknown scope {other:?}: use ingest, read, metrics or admin")),
+            other => Err(format!(
+                "unknown scope {other:?}: use ingest, read, metrics or admin"
+            )),
         }
     }
 }
@@ -74,13 +76,17 @@ pub struct MintedKey {
 
 impl fmt::Debug for MintedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MintedKey").field("id", &self.record.id).finish_non_exhaustive()
+        f.debug_struct("MintedKey")
+            .field("id", &self.record.id)
+            .finish_non_exhaustive()
     }
 }
 
 fn random_text(len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn hash_secret(secret: &str) -> [u8; 32] {
@@ -100,7 +106,10 @@ pub fn mint(tenant: TenantId, name: &str, scopes: &[Scope]) -> MintedKey {
         created_at_unix_nano: ward_model::time::now_unix_nanos(),
         revoked: false,
     };
-    MintedKey { text: format!("{KEY_PREFIX}{id}_{secret}"), record }
+    MintedKey {
+        text: format!("{KEY_PREFIX}{id}_{secret}"),
+        record,
+    }
 }
 
 /// Splits a key into (id, secret); `None` when it is not shaped like a Ward key.
@@ -109,7 +118,10 @@ fn split_key(text: &str) -> Option<(&str, &str)> {
     let (id, secret) = rest.split_once('_')?;
     let ok = id.len() == ID_LEN
         && secret.len() == SECRET_LEN
-        && id.bytes().chain(secret.bytes()).all(|b| b.is_ascii_alphanumeric());
+        && id
+            .bytes()
+            .chain(secret.bytes())
+            .all(|b| b.is_ascii_alphanumeric());
     ok.then_some((id, secret))
 }
 
@@ -127,7 +139,9 @@ pub struct Principal {
 impl Principal {
     /// True when the key has `scope` (admin has every scope).
     pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes.iter().any(|s| *s == scope || *s == Scope::Admin)
+        self.scopes
+            .iter()
+            .any(|s| *s == scope || *s == Scope::Admin)
     }
 
     /// True for an admin of the `default` tenant, who manages keys of every tenant.
@@ -157,8 +171,11 @@ pub enum AuthError {
 #[derive(Clone)]
 pub struct KeyVerifier {
     store: Store,
-    cache: Arc<RwLock<HashMap<String, (Arc<KeyRecord>, Instant)>>>,
+    cache: Arc<RwLock<HashMap<String, CachedKey>>>,
 }
+
+/// A key record and when it was loaded.
+type CachedKey = (Arc<KeyRecord>, Instant);
 
 /// Most key records kept in memory; past it the cache is cleared (keys are few in practice).
 const MAX_CACHED_KEYS: usize = 10_000;
@@ -170,7 +187,10 @@ pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 impl KeyVerifier {
     /// A verifier reading `store`.
     pub fn new(store: Store) -> KeyVerifier {
-        KeyVerifier { store, cache: Default::default() }
+        KeyVerifier {
+            store,
+            cache: Default::default(),
+        }
     }
 
     /// Forgets a key (after revocation), so the next request reloads it.
@@ -202,20 +222,24 @@ impl KeyVerifier {
         Ok(Principal {
             key_id: record.id.clone(),
             tenant: record.tenant.clone(),
-            scopes: record.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect(),
+            scopes: record
+                .scopes
+                .iter()
+                .filter_map(|s| Scope::parse(s).ok())
+                .collect(),
         })
     }
 
     async fn lookup(&self, id: &str) -> Result<Option<Arc<KeyRecord>>, AuthError> {
         let cached = self.cache.read().ok().and_then(|c| c.get(id).cloned());
-        if let Some((hit, at)) = cached {
-            if at.elapsed() < KEY_CACHE_TTL {
-                return Ok(Some(hit));
-            }
+        if let Some((hit, at)) = cached
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(Some(hit));
         }
         let store = self.store.clone();
         let key_id = id.to_owned();
-        let found = tokio::task::spawn_blocking(move || store.get_key(&key_id))
+        let found = tokio::task::spawn_blocking(move || store.keys().get_key(&key_id))
             .await
             .map_err(|_| AuthError::Unavailable)?
             .map_err(|e| {
@@ -237,7 +261,11 @@ impl KeyVerifier {
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Problem {
         match e {
-            AuthError::Unavailable => Problem::retry_later(axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string(), 5),
+            AuthError::Unavailable => Problem::retry_later(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                e.to_string(),
+                5,
+            ),
             _ => Problem::unauthorized(e.to_string()),
         }
     }
@@ -255,20 +283,28 @@ pub struct Guard {
 /// Middleware: authenticates the request, checks the scope, and hands the [`Principal`] to the
 /// handler as a request extension.
 pub async fn require(State(guard): State<Guard>, mut request: Request, next: Next) -> Response {
-    let header = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let principal = match guard.verifier.verify_header(header).await {
         Ok(p) => p,
         Err(e) => {
             tracing::info!(reason = %e, path = request.uri().path(), "authentication failed");
             let mut response = Problem::from(e).into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer realm=\"ward\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"ward\""),
+            );
             return response;
         }
     };
     if !principal.allows(guard.scope) {
-        return Problem::forbidden(format!("this key lacks the {:?} scope", guard.scope.as_str())).into_response();
+        return Problem::forbidden(format!(
+            "this key lacks the {:?} scope",
+            guard.scope.as_str()
+        ))
+        .into_response();
     }
     request.extensions_mut().insert(principal);
     next.run(request).await
@@ -291,16 +327,29 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_refused_before_any_lookup() {
-        for bad in ["", "ward_", "ward_abc_def", "xard_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "ward_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!!"] {
+        for bad in [
+            "",
+            "ward_",
+            "ward_abc_def",
+            "xard_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "ward_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!!",
+        ] {
             assert!(split_key(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn admin_implies_every_scope() {
-        let p = Principal { key_id: "x".into(), tenant: TenantId::default_tenant(), scopes: vec![Scope::Admin] };
+        let p = Principal {
+            key_id: "x".into(),
+            tenant: TenantId::default_tenant(),
+            scopes: vec![Scope::Admin],
+        };
         assert!(p.allows(Scope::Read) && p.allows(Scope::Ingest) && p.is_global_admin());
-        let q = Principal { scopes: vec![Scope::Ingest], ..p };
+        let q = Principal {
+            scopes: vec![Scope::Ingest],
+            ..p
+        };
         assert!(!q.allows(Scope::Read));
     }
 }

@@ -117,7 +117,11 @@ pub struct IngestConfig {
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { max_future_skew: "1h".into(), max_age: "30d".into(), max_attribute_value_size: "64KiB".into() }
+        IngestConfig {
+            max_future_skew: "1h".into(),
+            max_age: "30d".into(),
+            max_attribute_value_size: "64KiB".into(),
+        }
     }
 }
 
@@ -158,7 +162,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), format: "json".into() }
+        LogConfig {
+            level: "info".into(),
+            format: "json".into(),
+        }
     }
 }
 
@@ -190,20 +197,30 @@ pub struct Settings {
 impl Config {
     /// Reads `path` (when given; a missing file is an error) and applies `WARD_*` overrides from
     /// `env`.
-    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let text = match path {
-            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?,
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_owned(),
+                source,
+            })?,
             None => String::new(),
         };
         Self::from_toml(&text, env)
     }
 
     /// Parses TOML text and applies overrides.
-    pub fn from_toml(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+    pub fn from_toml(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut doc: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
         apply_env(&mut doc, &env)?;
-        let config: Config =
-            Config::deserialize(toml::Value::Table(doc)).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let config: Config = Config::deserialize(toml::Value::Table(doc))
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
         Ok(config)
     }
 
@@ -211,7 +228,8 @@ impl Config {
     /// overrides and the documentation test.
     pub fn keys() -> Vec<(String, toml::Value)> {
         let mut out = Vec::new();
-        let defaults = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(Default::default()));
+        let defaults = toml::Value::try_from(Config::default())
+            .unwrap_or(toml::Value::Table(Default::default()));
         if let toml::Value::Table(table) = defaults {
             for (k, v) in table {
                 match v {
@@ -247,7 +265,10 @@ impl Config {
             });
         }
         let max_body_bytes = size("server.max_body_size", &self.server.max_body_size)?;
-        let max_decompressed_bytes = size("server.max_decompressed_size", &self.server.max_decompressed_size)?;
+        let max_decompressed_bytes = size(
+            "server.max_decompressed_size",
+            &self.server.max_decompressed_size,
+        )?;
         if max_decompressed_bytes < max_body_bytes {
             return Err(ConfigError::Invalid {
                 key: "server.max_decompressed_size",
@@ -255,27 +276,44 @@ impl Config {
             });
         }
         let request_timeout = std_duration("server.request_timeout", &self.server.request_timeout)?;
-        let shutdown_timeout = std_duration("server.shutdown_timeout", &self.server.shutdown_timeout)?;
+        let shutdown_timeout =
+            std_duration("server.shutdown_timeout", &self.server.shutdown_timeout)?;
         let max_future_nanos = nanos("ingest.max_future_skew", &self.ingest.max_future_skew)?;
         let max_age_nanos = nanos("ingest.max_age", &self.ingest.max_age)?;
-        let max_attribute_value_bytes =
-            size("ingest.max_attribute_value_size", &self.ingest.max_attribute_value_size)?;
+        let max_attribute_value_bytes = size(
+            "ingest.max_attribute_value_size",
+            &self.ingest.max_attribute_value_size,
+        )?;
         if !matches!(self.store.synchronous.as_str(), "full" | "normal") {
-            return Err(ConfigError::Invalid { key: "store.synchronous", message: "use \"full\" or \"normal\"".into() });
+            return Err(ConfigError::Invalid {
+                key: "store.synchronous",
+                message: "use \"full\" or \"normal\"".into(),
+            });
         }
         if self.store.read_connections == 0 || self.store.read_connections > 64 {
-            return Err(ConfigError::Invalid { key: "store.read_connections", message: "use 1 to 64".into() });
+            return Err(ConfigError::Invalid {
+                key: "store.read_connections",
+                message: "use 1 to 64".into(),
+            });
         }
-        if self.store.max_commit_records == 0 || self.store.max_queue_records < self.store.max_commit_records {
+        if self.store.max_commit_records == 0
+            || self.store.max_queue_records < self.store.max_commit_records
+        {
             return Err(ConfigError::Invalid {
                 key: "store.max_queue_records",
                 message: "must be at least store.max_commit_records, which must be positive".into(),
             });
         }
         if !matches!(self.log.format.as_str(), "json" | "text") {
-            return Err(ConfigError::Invalid { key: "log.format", message: "use \"json\" or \"text\"".into() });
+            return Err(ConfigError::Invalid {
+                key: "log.format",
+                message: "use \"json\" or \"text\"".into(),
+            });
         }
-        if !matches!(self.log.level.as_str(), "trace" | "debug" | "info" | "warn" | "error") {
+        if !matches!(
+            self.log.level.as_str(),
+            "trace" | "debug" | "info" | "warn" | "error"
+        ) {
             return Err(ConfigError::Invalid {
                 key: "log.level",
                 message: "use trace, debug, info, warn or error".into(),
@@ -296,21 +334,26 @@ impl Config {
     }
 }
 
-fn apply_env(doc: &mut toml::Table, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+fn apply_env(
+    doc: &mut toml::Table,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
     for (key, default) in Config::keys() {
         let var = Config::env_name(&key);
         let Some(raw) = env(&var) else { continue };
         let value = match default {
-            toml::Value::Integer(_) => toml::Value::Integer(
-                raw.trim()
-                    .parse()
-                    .map_err(|_| ConfigError::Env { var: var.clone(), message: format!("expected an integer, got {raw:?}") })?,
-            ),
-            toml::Value::Boolean(_) => toml::Value::Boolean(
-                raw.trim()
-                    .parse()
-                    .map_err(|_| ConfigError::Env { var: var.clone(), message: format!("expected true or false, got {raw:?}") })?,
-            ),
+            toml::Value::Integer(_) => {
+                toml::Value::Integer(raw.trim().parse().map_err(|_| ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("expected an integer, got {raw:?}"),
+                })?)
+            }
+            toml::Value::Boolean(_) => {
+                toml::Value::Boolean(raw.trim().parse().map_err(|_| ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("expected true or false, got {raw:?}"),
+                })?)
+            }
             _ => toml::Value::String(raw),
         };
         match key.split_once('.') {
@@ -347,7 +390,10 @@ fn nanos(key: &'static str, text: &str) -> Result<i64, ConfigError> {
 fn std_duration(key: &'static str, text: &str) -> Result<std::time::Duration, ConfigError> {
     let n = nanos(key, text)?;
     if n <= 0 {
-        return Err(ConfigError::Invalid { key, message: "must be positive".into() });
+        return Err(ConfigError::Invalid {
+            key,
+            message: "must be positive".into(),
+        });
     }
     Ok(std::time::Duration::from_nanos(n as u64))
 }
@@ -367,15 +413,24 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!("invalid size unit {other:?} in {text:?}: use B, KiB, MiB or GiB")),
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {text:?}: use B, KiB, MiB or GiB"
+            ));
+        }
     };
-    number.checked_mul(factor).ok_or_else(|| format!("size {text:?} is too large"))
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
 fn size(key: &'static str, text: &str) -> Result<usize, ConfigError> {
     let n = parse_size(text).map_err(|message| ConfigError::Invalid { key, message })?;
     if n == 0 {
-        return Err(ConfigError::Invalid { key, message: "must be positive".into() });
+        return Err(ConfigError::Invalid {
+            key,
+            message: "must be positive".into(),
+        });
     }
     Ok(n)
 }
@@ -403,24 +458,42 @@ mod tests {
             "WARD_STORE_READ_CONNECTIONS" => Some("2".to_string()),
             _ => None,
         };
-        let c = Config::from_toml("data_dir = \"/tmp/x\"\n[server]\nlisten = \"127.0.0.1:1\"\n", env).unwrap();
+        let c = Config::from_toml(
+            "data_dir = \"/tmp/x\"\n[server]\nlisten = \"127.0.0.1:1\"\n",
+            env,
+        )
+        .unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:9999");
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.store.read_connections, 2);
         let bad = |k: &str| (k == "WARD_STORE_READ_CONNECTIONS").then(|| "many".to_string());
         let e = Config::from_toml("", bad).unwrap_err().to_string();
-        assert!(e.contains("WARD_STORE_READ_CONNECTIONS") && e.contains("integer"), "{e}");
+        assert!(
+            e.contains("WARD_STORE_READ_CONNECTIONS") && e.contains("integer"),
+            "{e}"
+        );
     }
 
     #[test]
     fn mistakes_are_reported_with_the_key() {
-        let e = Config::from_toml("[server]\nlistn = \"x\"\n", no_env).unwrap_err().to_string();
+        let e = Config::from_toml("[server]\nlistn = \"x\"\n", no_env)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listn"), "{e}");
-        let e = Config::from_toml("[server]\nlisten = \"localhost\"\n", no_env).unwrap().settings().unwrap_err();
+        let e = Config::from_toml("[server]\nlisten = \"localhost\"\n", no_env)
+            .unwrap()
+            .settings()
+            .unwrap_err();
         assert!(e.to_string().starts_with("server.listen"), "{e}");
-        let e = Config::from_toml("[store]\nsynchronous = \"off\"\n", no_env).unwrap().settings().unwrap_err();
+        let e = Config::from_toml("[store]\nsynchronous = \"off\"\n", no_env)
+            .unwrap()
+            .settings()
+            .unwrap_err();
         assert!(e.to_string().starts_with("store.synchronous"), "{e}");
-        let e = Config::from_toml("[ingest]\nmax_age = \"forever\"\n", no_env).unwrap().settings().unwrap_err();
+        let e = Config::from_toml("[ingest]\nmax_age = \"forever\"\n", no_env)
+            .unwrap()
+            .settings()
+            .unwrap_err();
         assert!(e.to_string().starts_with("ingest.max_age"), "{e}");
     }
 
@@ -438,8 +511,15 @@ mod tests {
         let doc = include_str!("../../../docs/configuration.md");
         for (key, _) in Config::keys() {
             let leaf = key.rsplit('.').next().unwrap_or(&key);
-            assert!(doc.contains(&format!("`{leaf}`")), "docs/configuration.md does not document {key}");
-            assert!(doc.contains(&Config::env_name(&key)), "docs/configuration.md does not name {}", Config::env_name(&key));
+            assert!(
+                doc.contains(&format!("`{leaf}`")),
+                "docs/configuration.md does not document {key}"
+            );
+            assert!(
+                doc.contains(&Config::env_name(&key)),
+                "docs/configuration.md does not name {}",
+                Config::env_name(&key)
+            );
         }
     }
 }

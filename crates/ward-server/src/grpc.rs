@@ -4,15 +4,21 @@
 //! map to the gRPC codes the OTLP specification prescribes (`RESOURCE_EXHAUSTED` with a retry
 //! delay under overload, so exporters back off and retry).
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -34,19 +40,30 @@ pub struct OtlpGrpc {
 
 impl OtlpGrpc {
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
-        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
-        let principal = self.state.keys.verify_header(header).await.map_err(|e| match e {
-            AuthError::Unavailable => Status::unavailable(e.to_string()),
-            _ => Status::unauthenticated(e.to_string()),
-        })?;
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let principal = self
+            .state
+            .keys
+            .verify_header(header)
+            .await
+            .map_err(|e| match e {
+                AuthError::Unavailable => Status::unavailable(e.to_string()),
+                _ => Status::unauthenticated(e.to_string()),
+            })?;
         if !principal.allows(Scope::Ingest) {
-            return Err(Status::permission_denied("this key lacks the \"ingest\" scope"));
+            return Err(Status::permission_denied(
+                "this key lacks the \"ingest\" scope",
+            ));
         }
         Ok(principal)
     }
 
     fn failure(&self, e: IngestError) -> Status {
-        let (_, code, retry) = ingest_error_status(&e, self.state.settings.config.server.retry_after_seconds);
+        let (_, code, retry) =
+            ingest_error_status(&e, self.state.settings.config.server.retry_after_seconds);
         let mut status = Status::new(code, e.to_string());
         if let Ok(value) = retry.to_string().parse() {
             status.metadata_mut().insert("retry-after", value);
@@ -55,7 +72,12 @@ impl OtlpGrpc {
     }
 
     fn count<M: Message>(&self, principal: &Principal, signal: SignalKind, message: &M) {
-        self.state.pipeline.count_bytes(&principal.tenant, signal, "otlp_grpc", message.encoded_len());
+        self.state.pipeline.count_bytes(
+            &principal.tenant,
+            signal,
+            "otlp_grpc",
+            message.encoded_len(),
+        );
     }
 }
 
@@ -65,42 +87,78 @@ fn partial(accepted: &Accepted) -> Option<(i64, String)> {
 
 #[tonic::async_trait]
 impl LogsService for OtlpGrpc {
-    async fn export(&self, request: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let principal = self.authenticate(&request).await?;
         self.count(&principal, SignalKind::Logs, request.get_ref());
         let converted = otlp::logs_to_model(request.into_inner(), &normalize(&self.state));
-        let accepted = self.state.pipeline.accept(principal.tenant, converted, "otlp_grpc").await.map_err(|e| self.failure(e))?;
+        let accepted = self
+            .state
+            .pipeline
+            .accept(principal.tenant, converted, "otlp_grpc")
+            .await
+            .map_err(|e| self.failure(e))?;
         Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: partial(&accepted)
-                .map(|(rejected_log_records, error_message)| ExportLogsPartialSuccess { rejected_log_records, error_message }),
+            partial_success: partial(&accepted).map(|(rejected_log_records, error_message)| {
+                ExportLogsPartialSuccess {
+                    rejected_log_records,
+                    error_message,
+                }
+            }),
         }))
     }
 }
 
 #[tonic::async_trait]
 impl TraceService for OtlpGrpc {
-    async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let principal = self.authenticate(&request).await?;
         self.count(&principal, SignalKind::Traces, request.get_ref());
         let converted = otlp::traces_to_model(request.into_inner(), &normalize(&self.state));
-        let accepted = self.state.pipeline.accept(principal.tenant, converted, "otlp_grpc").await.map_err(|e| self.failure(e))?;
+        let accepted = self
+            .state
+            .pipeline
+            .accept(principal.tenant, converted, "otlp_grpc")
+            .await
+            .map_err(|e| self.failure(e))?;
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: partial(&accepted)
-                .map(|(rejected_spans, error_message)| ExportTracePartialSuccess { rejected_spans, error_message }),
+            partial_success: partial(&accepted).map(|(rejected_spans, error_message)| {
+                ExportTracePartialSuccess {
+                    rejected_spans,
+                    error_message,
+                }
+            }),
         }))
     }
 }
 
 #[tonic::async_trait]
 impl MetricsService for OtlpGrpc {
-    async fn export(&self, request: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let principal = self.authenticate(&request).await?;
         self.count(&principal, SignalKind::Metrics, request.get_ref());
         let converted = otlp::metrics_to_model(request.into_inner(), &normalize(&self.state));
-        let accepted = self.state.pipeline.accept(principal.tenant, converted, "otlp_grpc").await.map_err(|e| self.failure(e))?;
+        let accepted = self
+            .state
+            .pipeline
+            .accept(principal.tenant, converted, "otlp_grpc")
+            .await
+            .map_err(|e| self.failure(e))?;
         Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: partial(&accepted)
-                .map(|(rejected_data_points, error_message)| ExportMetricsPartialSuccess { rejected_data_points, error_message }),
+            partial_success: partial(&accepted).map(|(rejected_data_points, error_message)| {
+                ExportMetricsPartialSuccess {
+                    rejected_data_points,
+                    error_message,
+                }
+            }),
         }))
     }
 }
@@ -132,6 +190,9 @@ pub async fn serve(
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(limit),
         )
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
         .await
 }

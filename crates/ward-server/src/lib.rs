@@ -26,7 +26,9 @@ use axum::routing::{delete, get, post};
 use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use ward_store::Store;
 
 use crate::auth::{Guard, KeyVerifier, Scope, require};
@@ -68,7 +70,9 @@ struct RequestIds {
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix)).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -109,7 +113,12 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 async fn timeout_after(duration: Duration, request: Request, next: Next) -> Response {
     match tokio::time::timeout(duration, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => Problem::retry_later(StatusCode::SERVICE_UNAVAILABLE, "the request took too long", 1).into_response(),
+        Err(_) => Problem::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the request took too long",
+            1,
+        )
+        .into_response(),
     }
 }
 
@@ -118,12 +127,23 @@ async fn not_found() -> Problem {
 }
 
 async fn method_not_allowed() -> Problem {
-    Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not accept that method",
+    )
 }
 
 /// The HTTP application. Every route, and the scope it requires, is declared here.
 pub fn router(state: AppState) -> Router {
-    let guard = |scope| from_fn_with_state(Guard { verifier: state.keys.clone(), scope }, require);
+    let guard = |scope| {
+        from_fn_with_state(
+            Guard {
+                verifier: state.keys.clone(),
+                scope,
+            },
+            require,
+        )
+    };
     let timeout = state.settings.request_timeout;
     let bounded = from_fn(move |req: Request, next: Next| timeout_after(timeout, req, next));
 
@@ -140,21 +160,35 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/services", get(query::services))
         .route_layer(guard(Scope::Read));
     // The tail is a long-lived stream: no request timeout.
-    let streaming = Router::new().route("/api/v1/logs/tail", get(tail::tail)).route_layer(guard(Scope::Read));
+    let streaming = Router::new()
+        .route("/api/v1/logs/tail", get(tail::tail))
+        .route_layer(guard(Scope::Read));
     let admin = Router::new()
         .route("/api/v1/keys", get(keys::list).post(keys::create))
         .route("/api/v1/keys/{id}", delete(keys::revoke))
         .route_layer(guard(Scope::Admin));
-    let metrics = Router::new().route("/metrics", get(health::metrics)).route_layer(guard(Scope::Metrics));
+    let metrics = Router::new()
+        .route("/metrics", get(health::metrics))
+        .route_layer(guard(Scope::Metrics));
     let open = Router::new()
         .route("/livez", get(health::livez))
         .route("/readyz", get(health::readyz))
         .route("/healthz", get(health::healthz))
         .route("/api/openapi.json", get(health::openapi));
 
-    let ids = RequestIds { prefix: format!("{:08x}", rand::random::<u32>()).into(), next: Arc::new(AtomicU64::new(1)) };
+    let ids = RequestIds {
+        prefix: format!("{:08x}", rand::random::<u32>()).into(),
+        next: Arc::new(AtomicU64::new(1)),
+    };
     Router::new()
-        .merge(ingest.merge(read).merge(admin).merge(metrics).merge(open).route_layer(bounded))
+        .merge(
+            ingest
+                .merge(read)
+                .merge(admin)
+                .merge(metrics)
+                .merge(open)
+                .route_layer(bounded),
+        )
         .merge(streaming)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -195,14 +229,23 @@ pub enum ServerError {
 impl Server {
     /// Binds the listeners. Ingest is served as soon as [`Server::run`] is called. `metrics` is
     /// shared with the store's commit observer, which is wired before the store opens.
-    pub async fn bind(settings: Settings, store: Store, metrics: Arc<Metrics>) -> Result<Server, ServerError> {
+    pub async fn bind(
+        settings: Settings,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) -> Result<Server, ServerError> {
         let http = tokio::net::TcpListener::bind(settings.listen)
             .await
-            .map_err(|source| ServerError::Bind { addr: settings.listen, source })?;
+            .map_err(|source| ServerError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
         let grpc = match settings.grpc_listen {
-            Some(addr) => {
-                Some(tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?)
-            }
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?,
+            ),
             None => None,
         };
         let (stop, shutdown) = watch::channel(false);
@@ -215,7 +258,12 @@ impl Server {
             shutdown,
             started: Instant::now(),
         };
-        Ok(Server { state, stop, http, grpc })
+        Ok(Server {
+            state,
+            stop,
+            http,
+            grpc,
+        })
     }
 
     /// The bound HTTP address (useful when binding port 0).
@@ -231,8 +279,16 @@ impl Server {
     /// Serves until `signal` resolves, then shuts down gracefully: readiness fails at once, no
     /// new connections are accepted, in-flight requests finish (their batches are committed),
     /// the store drains its queue. Everything is bounded by `server.shutdown_timeout`.
-    pub async fn run(self, signal: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        let Server { state, stop, http, grpc } = self;
+    pub async fn run(
+        self,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server {
+            state,
+            stop,
+            http,
+            grpc,
+        } = self;
         let shutdown_timeout = state.settings.shutdown_timeout;
         let store = state.store.clone();
         let stopped = {
@@ -246,11 +302,15 @@ impl Server {
         };
         let app = router(state.clone());
         let http_task = tokio::spawn(
-            axum::serve(http, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-                .with_graceful_shutdown(stopped())
-                .into_future(),
+            axum::serve(
+                http,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped())
+            .into_future(),
         );
-        let grpc_task = grpc.map(|listener| tokio::spawn(grpc::serve(state.clone(), listener, stopped())));
+        let grpc_task =
+            grpc.map(|listener| tokio::spawn(grpc::serve(state.clone(), listener, stopped())));
 
         signal.await;
         tracing::info!("shutting down: refusing new work, finishing in-flight requests");
@@ -268,7 +328,10 @@ impl Server {
             Ok(Ok(Err(e))) => Err(ServerError::Serve(e.to_string())),
             Ok(Err(e)) => Err(ServerError::Serve(e.to_string())),
             Err(_) => {
-                tracing::warn!(timeout_s = shutdown_timeout.as_secs_f64(), "shutdown timed out; exiting anyway");
+                tracing::warn!(
+                    timeout_s = shutdown_timeout.as_secs_f64(),
+                    "shutdown timed out; exiting anyway"
+                );
                 Ok(())
             }
         }
@@ -282,7 +345,11 @@ mod tests {
     use tower::ServiceExt;
 
     async fn test_state(dir: &std::path::Path) -> AppState {
-        let store = Store::open(ward_store::StoreConfig { data_dir: dir.to_path_buf(), ..Default::default() }).unwrap();
+        let store = Store::open(ward_store::StoreConfig {
+            data_dir: dir.to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap();
         let metrics = Arc::new(Metrics::new());
         let (_stop, shutdown) = watch::channel(false);
         let settings = crate::config::Config::default().settings().unwrap();
@@ -308,7 +375,9 @@ mod tests {
         let mut checked = 0;
         for (path, item) in doc["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {
-                let uri = path.replace("{trace_id}", &"ab".repeat(16)).replace("{id}", "abc");
+                let uri = path
+                    .replace("{trace_id}", &"ab".repeat(16))
+                    .replace("{id}", "abc");
                 let request = axum::http::Request::builder()
                     .method(method.to_uppercase().as_str())
                     .uri(&uri)
@@ -331,7 +400,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = router(test_state(dir.path()).await);
         let get = |uri: &str, method: &str| {
-            axum::http::Request::builder().method(method).uri(uri).body(Body::empty()).unwrap()
+            axum::http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap()
         };
         let r = app.clone().oneshot(get("/nope", "GET")).await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);

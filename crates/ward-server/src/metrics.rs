@@ -63,9 +63,17 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("ward");
         let ingest_records = Family::<IngestLabels, Counter>::default();
-        registry.register("ingest_records", "Telemetry records accepted and durably committed", ingest_records.clone());
+        registry.register(
+            "ingest_records",
+            "Telemetry records accepted and durably committed",
+            ingest_records.clone(),
+        );
         let ingest_bytes = Family::<IngestLabels, Counter>::default();
-        registry.register("ingest_bytes", "Request body bytes received by ingest endpoints, as sent", ingest_bytes.clone());
+        registry.register(
+            "ingest_bytes",
+            "Request body bytes received by ingest endpoints, as sent",
+            ingest_bytes.clone(),
+        );
         let ingest_rejected = Family::<RejectLabels, Counter>::default();
         registry.register(
             "ingest_rejected",
@@ -73,19 +81,47 @@ impl Metrics {
             ingest_rejected.clone(),
         );
         let commit_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
-        registry.register("store_commit_seconds", "Time to write and commit one group of batches", commit_seconds.clone());
+        registry.register(
+            "store_commit_seconds",
+            "Time to write and commit one group of batches",
+            commit_seconds.clone(),
+        );
         let commit_records = Histogram::new(exponential_buckets(1.0, 4.0, 10));
-        registry.register("store_commit_records", "Records written per commit (group commit size)", commit_records.clone());
+        registry.register(
+            "store_commit_records",
+            "Records written per commit (group commit size)",
+            commit_records.clone(),
+        );
         let commit_failures = Counter::default();
-        registry.register("store_commit_failures", "Commits that failed", commit_failures.clone());
+        registry.register(
+            "store_commit_failures",
+            "Commits that failed",
+            commit_failures.clone(),
+        );
         let queue_depth = Gauge::default();
-        registry.register("ingest_queue_depth", "Records accepted by ingest and waiting for the writer", queue_depth.clone());
+        registry.register(
+            "ingest_queue_depth",
+            "Records accepted by ingest and waiting for the writer",
+            queue_depth.clone(),
+        );
         let store_size = Gauge::default();
-        registry.register("store_size_bytes", "Size of the embedded store's files", store_size.clone());
+        registry.register(
+            "store_size_bytes",
+            "Size of the embedded store's files",
+            store_size.clone(),
+        );
         let resident_memory = Gauge::default();
-        registry.register("process_resident_memory_bytes", "Resident memory of the Ward process", resident_memory.clone());
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the Ward process",
+            resident_memory.clone(),
+        );
         let tail_subscribers = Gauge::default();
-        registry.register("tail_subscribers", "Open live-tail streams", tail_subscribers.clone());
+        registry.register(
+            "tail_subscribers",
+            "Open live-tail streams",
+            tail_subscribers.clone(),
+        );
         Metrics {
             registry,
             ingest_records,
@@ -104,7 +140,9 @@ impl Metrics {
     /// Counts `n` refused records of `signal` for `reason`.
     pub fn reject(&self, signal: &'static str, reason: &'static str, n: u64) {
         if n > 0 {
-            self.ingest_rejected.get_or_create(&RejectLabels { signal, reason }).inc_by(n);
+            self.ingest_rejected
+                .get_or_create(&RejectLabels { signal, reason })
+                .inc_by(n);
         }
     }
 
@@ -130,8 +168,14 @@ impl Metrics {
 
 /// Resident set size of this process in bytes (Linux), or 0 when unknown.
 pub fn resident_memory_bytes() -> u64 {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -143,12 +187,23 @@ mod tests {
     fn encodes_openmetrics_with_the_documented_names() {
         let m = Metrics::new();
         m.ingest_records
-            .get_or_create(&IngestLabels { tenant: "default".into(), signal: "logs", protocol: "json" })
+            .get_or_create(&IngestLabels {
+                tenant: "default".into(),
+                signal: "logs",
+                protocol: "json",
+            })
             .inc_by(3);
         m.reject("logs", "invalid_timestamp", 1);
         let text = m.encode();
-        assert!(text.contains("ward_ingest_records_total{tenant=\"default\",signal=\"logs\",protocol=\"json\"} 3"), "{text}");
-        assert!(text.contains("ward_ingest_rejected_total{signal=\"logs\",reason=\"invalid_timestamp\"} 1"));
+        assert!(
+            text.contains(
+                "ward_ingest_records_total{tenant=\"default\",signal=\"logs\",protocol=\"json\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            "ward_ingest_rejected_total{signal=\"logs\",reason=\"invalid_timestamp\"} 1"
+        ));
         assert!(text.contains("ward_store_commit_seconds_bucket"));
         assert!(text.trim_end().ends_with("# EOF"));
     }

@@ -90,12 +90,21 @@ impl Pipeline {
     /// A pipeline writing to `store`.
     pub fn new(store: Store, metrics: Arc<Metrics>) -> Pipeline {
         let (tail, _) = broadcast::channel(TAIL_BUFFER_BATCHES);
-        Pipeline { store, metrics, tail }
+        Pipeline {
+            store,
+            metrics,
+            tail,
+        }
     }
 
     /// Stores `batch` durably and returns once it is committed; only then may the caller
     /// acknowledge it. `protocol` labels the metrics (`otlp_http`, `otlp_grpc`, `json`).
-    pub async fn ingest(&self, batch: Batch, signal: SignalKind, protocol: &'static str) -> Result<(), IngestError> {
+    pub async fn ingest(
+        &self,
+        batch: Batch,
+        signal: SignalKind,
+        protocol: &'static str,
+    ) -> Result<(), IngestError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -106,7 +115,8 @@ impl Pipeline {
                 StoreError::ShuttingDown => "shutting_down",
                 _ => "store_error",
             };
-            self.metrics.reject(signal.as_str(), reason, batch.len() as u64);
+            self.metrics
+                .reject(signal.as_str(), reason, batch.len() as u64);
             match e {
                 StoreError::Overloaded { .. } => IngestError::Overloaded(e.to_string()),
                 StoreError::ShuttingDown => IngestError::ShuttingDown,
@@ -114,7 +124,8 @@ impl Pipeline {
             }
         })?;
         committed.await.map_err(|e| {
-            self.metrics.reject(signal.as_str(), "store_error", batch.len() as u64);
+            self.metrics
+                .reject(signal.as_str(), "store_error", batch.len() as u64);
             match e {
                 StoreError::ShuttingDown => IngestError::ShuttingDown,
                 other => IngestError::Store(other),
@@ -122,7 +133,11 @@ impl Pipeline {
         })?;
         self.metrics
             .ingest_records
-            .get_or_create(&IngestLabels { tenant: batch.tenant.to_string(), signal: signal.as_str(), protocol })
+            .get_or_create(&IngestLabels {
+                tenant: batch.tenant.to_string(),
+                signal: signal.as_str(),
+                protocol,
+            })
             .inc_by(batch.len() as u64);
         if !batch.logs.is_empty() && self.tail.receiver_count() > 0 {
             // An error only means every subscriber left meanwhile.
@@ -132,10 +147,20 @@ impl Pipeline {
     }
 
     /// Counts request bytes received for `signal` from `tenant`.
-    pub fn count_bytes(&self, tenant: &ward_model::TenantId, signal: SignalKind, protocol: &'static str, bytes: usize) {
+    pub fn count_bytes(
+        &self,
+        tenant: &ward_model::TenantId,
+        signal: SignalKind,
+        protocol: &'static str,
+        bytes: usize,
+    ) {
         self.metrics
             .ingest_bytes
-            .get_or_create(&IngestLabels { tenant: tenant.to_string(), signal: signal.as_str(), protocol })
+            .get_or_create(&IngestLabels {
+                tenant: tenant.to_string(),
+                signal: signal.as_str(),
+                protocol,
+            })
             .inc_by(bytes as u64);
     }
 
@@ -169,12 +194,18 @@ impl Pipeline {
     ) -> Result<Accepted, IngestError> {
         let message = converted.partial_success_message();
         for rejection in &converted.rejected {
-            self.metrics.reject(T::SIGNAL.as_str(), rejection.reason.as_str(), 1);
+            self.metrics
+                .reject(T::SIGNAL.as_str(), rejection.reason.as_str(), 1);
         }
         let stored = converted.records.len();
         let mut batch = Batch::new(tenant);
         T::put(&mut batch, converted.records);
         self.ingest(batch, T::SIGNAL, protocol).await?;
-        Ok(Accepted { stored, rejected: converted.rejected.len(), message, rejections: converted.rejected })
+        Ok(Accepted {
+            stored,
+            rejected: converted.rejected.len(),
+            message,
+            rejections: converted.rejected,
+        })
     }
 }

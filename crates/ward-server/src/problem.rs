@@ -61,12 +61,18 @@ impl Problem {
 
     /// 500 with nothing internal revealed; the cause goes to Ward's own log.
     pub fn internal() -> Problem {
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see Ward's log for the request id")
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; see Ward's log for the request id",
+        )
     }
 
     /// 429 or 503 with `Retry-After`.
     pub fn retry_later(status: StatusCode, detail: impl Into<String>, seconds: u32) -> Problem {
-        Problem { retry_after: Some(seconds), ..Problem::new(status, detail) }
+        Problem {
+            retry_after: Some(seconds),
+            ..Problem::new(status, detail)
+        }
     }
 
     /// Adds an extension member.
@@ -87,7 +93,10 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -99,14 +108,22 @@ impl From<ward_store::StoreError> for Problem {
     fn from(e: ward_store::StoreError) -> Problem {
         use ward_store::StoreError;
         match e {
-            StoreError::InvalidCursor => Problem::bad_request("invalid cursor: pass next_cursor from the previous page unchanged"),
+            StoreError::InvalidCursor => Problem::bad_request(
+                "invalid cursor: pass next_cursor from the previous page unchanged",
+            ),
             StoreError::ShuttingDown => {
                 Problem::retry_later(StatusCode::SERVICE_UNAVAILABLE, "Ward is shutting down", 5)
             }
-            StoreError::Overloaded { .. } => Problem::retry_later(StatusCode::TOO_MANY_REQUESTS, e.to_string(), 1),
+            StoreError::Overloaded { .. } => {
+                Problem::retry_later(StatusCode::TOO_MANY_REQUESTS, e.to_string(), 1)
+            }
             other => {
                 tracing::error!(error = %other, "store error");
-                Problem::retry_later(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable", 5)
+                Problem::retry_later(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is unavailable",
+                    5,
+                )
             }
         }
     }

@@ -13,9 +13,12 @@ use std::time::Instant;
 
 use ward_model::filter::Filter;
 use ward_model::time::now_unix_nanos;
-use ward_model::{TenantId, TraceId};
+use ward_model::{
+    Attributes, Batch, Resource, Scope, Span, SpanId, SpanKind, SpanStatus, StatusCode, TenantId,
+    TraceId,
+};
 use ward_store::seed::{SyntheticLogs, submit_all, synthetic_logs};
-use ward_store::{LogQuery, Store, StoreConfig};
+use ward_store::{LogQuery, Store, StoreConfig, TraceQuery};
 
 const HOUR: i64 = 3_600_000_000_000;
 
@@ -49,6 +52,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "seeded {written} log records in {seconds:.1} s = {:.0} rows/s; {} MiB on disk",
             written as f64 / seconds,
             store.size_bytes() / (1 << 20)
+        );
+        let started = Instant::now();
+        let written = submit_all(&store, synthetic_spans(&tenant, now), 16).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "seeded {written} spans in {seconds:.1} s = {:.0} rows/s",
+            written as f64 / seconds
         );
     }
 
@@ -132,14 +142,133 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             hits = page.items.len();
         }
         if name.starts_with("trace by id") {
+            assert!(hits > 0, "{name}: trace not found");
             trace_latencies.extend(latencies);
             continue;
         }
         report(name, &mut latencies, hits);
     }
-    report("trace by id (20 traces), 24h", &mut trace_latencies, 0);
+    report("logs by trace id (20 traces), 24h", &mut trace_latencies, 1);
+
+    let mut latencies = Vec::new();
+    for t in 0..200u64 {
+        let started = Instant::now();
+        let spans = store.get_trace(&tenant, span_trace(t * 97)).await?;
+        latencies.push(started.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(spans.len(), SPANS_PER_TRACE);
+    }
+    report("get_trace (200 traces)", &mut latencies, SPANS_PER_TRACE);
+    for filter in [
+        "service:svc-02 status:error",
+        "duration>1s",
+        "name:llm.call service:svc-04",
+        "",
+    ] {
+        let mut latencies = Vec::new();
+        let mut hits = 0;
+        for _ in 0..30 {
+            let started = Instant::now();
+            let page = store
+                .search_traces(TraceQuery {
+                    tenant: tenant.clone(),
+                    filter: Filter::parse(filter)?,
+                    from_unix_nano: day.0,
+                    to_unix_nano: day.1,
+                    limit: 20,
+                    cursor: None,
+                })
+                .await?;
+            latencies.push(started.elapsed().as_secs_f64() * 1e3);
+            hits = page.items.len();
+        }
+        report(
+            &format!("search_traces {filter:?}, 24h"),
+            &mut latencies,
+            hits,
+        );
+    }
     store.shutdown().await?;
     Ok(())
+}
+
+const TRACES: u64 = 40_000;
+const SPANS_PER_TRACE: usize = 5;
+
+fn span_trace(t: u64) -> TraceId {
+    TraceId(
+        [0x5a; 8]
+            .into_iter()
+            .chain(t.to_be_bytes())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap_or([1; 16]),
+    )
+}
+
+/// 40,000 traces of 5 spans over the last 24 hours.
+fn synthetic_spans(tenant: &TenantId, now: i64) -> impl Iterator<Item = Batch> + use<> {
+    let tenant = tenant.clone();
+    let names = [
+        "agent.run",
+        "llm.call",
+        "tool.search",
+        "db.query",
+        "http.get",
+    ];
+    (0..TRACES / 1000).map(move |chunk| {
+        let mut batch = Batch::new(tenant.clone());
+        for t in chunk * 1000..(chunk + 1) * 1000 {
+            let start = now - 24 * HOUR + (t as i64) * (24 * HOUR / TRACES as i64);
+            for s in 0..SPANS_PER_TRACE as u64 {
+                let begin = start + s as i64 * 10_000_000;
+                batch.spans.push(Span {
+                    trace_id: span_trace(t),
+                    span_id: SpanId([
+                        0x11,
+                        0,
+                        0,
+                        0,
+                        (t >> 16) as u8,
+                        (t >> 8) as u8,
+                        t as u8,
+                        s as u8 + 1,
+                    ]),
+                    parent_span_id: (s > 0).then_some(SpanId([
+                        0x11,
+                        0,
+                        0,
+                        0,
+                        (t >> 16) as u8,
+                        (t >> 8) as u8,
+                        t as u8,
+                        1,
+                    ])),
+                    trace_state: String::new(),
+                    name: names[s as usize].into(),
+                    kind: SpanKind::Internal,
+                    start_time_unix_nano: begin,
+                    end_time_unix_nano: begin + ((t * 7 + s * 13) % 2000) as i64 * 1_000_000,
+                    status: SpanStatus {
+                        code: if (t + s) % 50 == 0 {
+                            StatusCode::Error
+                        } else {
+                            StatusCode::Ok
+                        },
+                        message: String::new(),
+                    },
+                    attributes: Attributes::new(),
+                    events: Vec::new(),
+                    links: Vec::new(),
+                    resource: Resource {
+                        service_name: format!("svc-{:02}", (t + s) % 10),
+                        attributes: Attributes::new(),
+                    },
+                    scope: Scope::default(),
+                });
+            }
+        }
+        batch
+    })
 }
 
 fn report(name: &str, latencies: &mut [f64], hits: usize) {

@@ -1,17 +1,21 @@
 //! Compiles a [`Filter`] into SQL with exactly the meaning of `Filter::matches_log` /
 //! `Filter::matches_span`.
 //!
-//! Every term becomes an expression that is never NULL (so that `NOT` of it is the negation
-//! the in-memory matcher computes), every user value is a bound parameter, and conditions that
-//! `matches_*` treats as "does not apply to this signal" compile to the constant `0`.
+//! Every negated term becomes an expression that is never NULL (so that `NOT` of it is the
+//! negation the in-memory matcher computes; positive terms may be NULL, which a top-level AND
+//! treats as false), every user value is a bound parameter, and conditions that `matches_*`
+//! treats as "does not apply to this signal" compile to the constant `0`.
 //!
 //! Full text is two-staged. The FTS index holds, per log row, the body's
-//! `ward_model::filter::tokens` joined by spaces (see the writer), so for tokens made of ASCII
-//! letters and digits FTS5's `unicode61` tokenizer sees exactly the tokens Ward sees; maximal
-//! runs of such tokens of each phrase become FTS phrases (a superset of the true matches), and
-//! `ward_phrase` (= `contains_phrase`) then decides each candidate. Non-ASCII tokens are left
-//! to `ward_phrase` alone because Unicode 6.1 (FTS5) and Rust disagree on what a letter is for
-//! some characters, and a superset must never miss a row.
+//! `ward_model::filter::tokens` joined by spaces (see the writer). FTS5's `unicode61` tokenizer
+//! then tokenizes a query token exactly as it tokenized the same token in a document — both
+//! are the same string — so a phrase of Ward tokens, given to FTS5 as a phrase, matches every
+//! row whose Ward tokens contain it (plus possibly more, where FTS5 splits a Ward token that
+//! Unicode 6.1 does not consider all letters). `ward_phrase` (= `contains_phrase`) then
+//! decides each candidate. The one way FTS5 could miss a row is a phrase it reduces to no
+//! token at all (every character a separator in Unicode 6.1, e.g. marks or letters added
+//! later), which matches nothing; so a phrase goes to FTS5 only if one of its tokens contains
+//! an *anchor*: a character that was a letter or digit long before Unicode 6.1.
 
 use rusqlite::types::Value;
 use ward_model::filter::{AttrValue, CmpOp, Condition, Filter, tokens};
@@ -45,38 +49,58 @@ pub(crate) struct CompiledFilter {
     pub(crate) sql: String,
     /// Parameters of `sql`, in placeholder order.
     pub(crate) params: Vec<Value>,
-    /// ASCII token runs of the positive full-text terms; each must occur as a phrase.
-    fts_runs: Vec<Vec<String>>,
-    /// A positive trace-id or span-id term is present: it selects a handful of rows through
-    /// a b-tree index, so driving the query from the FTS index would only be slower.
-    pub(crate) has_id_term: bool,
+    /// Token lists of the positive full-text terms that FTS5 can narrow; each must occur as
+    /// a phrase.
+    fts_phrases: Vec<Vec<String>>,
+    /// A positive trace-id term is present: it selects a handful of rows through the trace
+    /// index, so driving the query from the FTS index would only be slower.
+    pub(crate) positive_trace: bool,
+    /// A positive `service:NAME` term is present.
+    positive_service: bool,
+    /// A positive `name:OP` term is present (spans).
+    positive_name: bool,
 }
 
 impl CompiledFilter {
-    /// The FTS5 MATCH expression narrowing candidates, for a partition indexed with `detail`;
-    /// `None` when the filter has no positive full-text term with an ASCII token.
-    pub(crate) fn fts_match(&self, detail: FtsDetail) -> Option<String> {
-        if self.fts_runs.is_empty() {
-            return None;
+    /// Suffix of the partition index that should drive a b-tree scan (`{table}_{suffix}`).
+    /// Chosen by rule and pinned with `INDEXED BY` rather than left to SQLite's cost model,
+    /// which (without `ANALYZE` statistics) prefers the tenant index for `service:X level>=Y`
+    /// because both indexes carry the level, and would then read every service's rows.
+    pub(crate) fn driving_index(&self, target: Target) -> &'static str {
+        if self.positive_trace {
+            "trace"
+        } else if self.positive_service && self.positive_name && target == Target::Spans {
+            "name"
+        } else if self.positive_service {
+            "service"
+        } else {
+            "tenant"
         }
-        // Tokens are `[a-z0-9]+`, so quoting them needs no escaping; quoting keeps words like
-        // `and`/`or`/`not` literal.
+    }
+
+    /// The FTS5 MATCH expression narrowing candidates, for a partition indexed with `detail`;
+    /// `None` when no positive full-text term can use the index.
+    pub(crate) fn fts_match(&self, detail: FtsDetail) -> Option<String> {
+        // Tokens are alphanumeric runs, so quoting them needs no escaping; quoting keeps words
+        // like `and`/`or`/`not`/`near` literal.
         let parts: Vec<String> = match detail {
             FtsDetail::Full => self
-                .fts_runs
+                .fts_phrases
                 .iter()
-                .map(|run| format!("\"{}\"", run.join(" ")))
+                .map(|phrase| format!("\"{}\"", phrase.join(" ")))
                 .collect(),
-            // Without positions FTS5 cannot do phrases: every token must merely occur, and
-            // `ward_phrase` restores phrase semantics.
+            // Without positions FTS5 cannot do phrases: every anchored token must merely occur
+            // (a token without an anchor might tokenize to nothing), and `ward_phrase`
+            // restores phrase semantics.
             FtsDetail::Column | FtsDetail::None => self
-                .fts_runs
+                .fts_phrases
                 .iter()
                 .flatten()
+                .filter(|t| t.chars().any(is_anchor))
                 .map(|t| format!("\"{t}\""))
                 .collect(),
         };
-        Some(parts.join(" AND "))
+        (!parts.is_empty()).then(|| parts.join(" AND "))
     }
 }
 
@@ -109,14 +133,15 @@ fn condition_sql(
     let p = &mut out.params;
     Ok(match cond {
         Condition::Text(text) if logs => {
-            if !negated {
-                out.fts_runs.extend(ascii_runs(text));
+            if !negated && let Some(phrase) = fts_phrase(text) {
+                out.fts_phrases.push(phrase);
             }
             p.push(Value::Text(text.clone()));
             format!("ward_phrase({a}.body, ?)")
         }
         Condition::Service { op, name } => {
             p.push(Value::Text(name.clone()));
+            out.positive_service |= !negated && *op == CmpOp::Eq;
             match op {
                 // `IS` (not `=`) so that an unknown service (NULL id) gives false, not NULL;
                 // SQLite still uses the (tenant, service, …) index for `IS`.
@@ -137,21 +162,20 @@ fn condition_sql(
             p.push(Value::Integer(i64::from(level.number())));
             format!("{a}.level {} ?", op.as_sql())
         }
+        // A positive term may be NULL (it sits in a top-level AND, where NULL excludes the row
+        // just like false), and `=` lets SQLite prove `trace_id IS NOT NULL` and so use the
+        // partial trace index; `IS ?` would not. Negated terms need the NULL-free `IS`.
         Condition::TraceId(id) => {
-            if !negated {
-                out.has_id_term = true;
-            }
+            out.positive_trace |= !negated;
             p.push(Value::Blob(id.0.to_vec()));
-            format!("{a}.trace_id IS ?")
+            format!("{a}.trace_id {} ?", if negated { "IS" } else { "=" })
         }
         Condition::SpanId(id) => {
-            if !negated {
-                out.has_id_term = true;
-            }
             p.push(Value::Blob(id.0.to_vec()));
-            format!("{a}.span_id IS ?")
+            format!("{a}.span_id {} ?", if negated { "IS" } else { "=" })
         }
         Condition::Name { op, name } if spans => {
+            out.positive_name |= !negated && *op == CmpOp::Eq;
             p.push(Value::Text(name.clone()));
             format!("{a}.name {} ?", op.as_sql())
         }
@@ -210,21 +234,31 @@ fn json_path(key: &str) -> Result<String> {
     Ok(format!("$.\"{key}\""))
 }
 
-/// Maximal runs of consecutive ASCII tokens of `text`.
-fn ascii_runs(text: &str) -> Vec<Vec<String>> {
-    let mut runs = Vec::new();
-    let mut run = Vec::new();
-    for token in tokens(text) {
-        if token.is_ascii() {
-            run.push(token);
-        } else if !run.is_empty() {
-            runs.push(std::mem::take(&mut run));
-        }
-    }
-    if !run.is_empty() {
-        runs.push(run);
-    }
-    runs
+/// The tokens of `text` as an FTS phrase, if one of them holds an anchor (see the module doc).
+fn fts_phrase(text: &str) -> Option<Vec<String>> {
+    let phrase: Vec<String> = tokens(text).collect();
+    phrase
+        .iter()
+        .any(|t| t.chars().any(is_anchor))
+        .then_some(phrase)
+}
+
+/// Characters that FTS5's Unicode 6.1 tables certainly classify as letters or digits: lower-case
+/// forms (Ward's tokens are lower-cased) from blocks assigned by Unicode 3.0. Deliberately
+/// conservative: a character missing here only means FTS5 is not used for a phrase made
+/// entirely of such characters.
+fn is_anchor(c: char) -> bool {
+    matches!(c,
+        'a'..='z' | '0'..='9'
+        | '\u{DF}'..='\u{F6}' | '\u{F8}'..='\u{17F}' // Latin-1 and Latin Extended-A lower case
+        | '\u{3B1}'..='\u{3C9}' // Greek
+        | '\u{430}'..='\u{45F}' // Cyrillic
+        | '\u{5D0}'..='\u{5EA}' // Hebrew
+        | '\u{621}'..='\u{63A}' | '\u{641}'..='\u{64A}' // Arabic
+        | '\u{3041}'..='\u{3094}' | '\u{30A1}'..='\u{30FA}' // Hiragana, Katakana
+        | '\u{4E00}'..='\u{9FA5}' // CJK unified ideographs
+        | '\u{AC00}'..='\u{D7A3}' // Hangul syllables
+    )
 }
 
 #[cfg(test)]
@@ -232,29 +266,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phrases_split_into_ascii_runs() {
+    fn phrases_need_an_anchor() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            ascii_runs("Connection TIMEOUT, after"),
-            vec![vec!["connection", "timeout", "after"]]
+            fts_phrase("Connection TIMEOUT, after"),
+            Some(strings(&["connection", "timeout", "after"]))
         );
-        assert_eq!(ascii_runs("a é b c"), vec![vec!["a"], vec!["b", "c"]]);
-        assert!(ascii_runs("ééé").is_empty());
-        assert!(ascii_runs("!!").is_empty());
+        assert_eq!(
+            fts_phrase("日本語 ǅemo"),
+            Some(strings(&["日本語", "ǆemo"]))
+        );
+        assert_eq!(
+            fts_phrase("\u{903}\u{903} ok"),
+            Some(strings(&["\u{903}\u{903}", "ok"]))
+        );
+        assert_eq!(fts_phrase("\u{903}\u{903}"), None);
+        assert_eq!(fts_phrase("!!"), None);
     }
 
     #[test]
     fn fts_expressions_follow_the_detail_level() {
-        let f = Filter::parse(r#""connection timeout" -retry ünï x"#).unwrap();
+        let f =
+            Filter::parse("\"connection timeout\" -retry \u{903}\u{903} \"x \u{903}\"").unwrap();
         let c = compile(&f, Target::Logs).unwrap();
         assert_eq!(
             c.fts_match(FtsDetail::Full).as_deref(),
-            Some(r#""connection timeout" AND "x""#)
+            Some("\"connection timeout\" AND \"x \u{903}\"")
         );
         assert_eq!(
             c.fts_match(FtsDetail::None).as_deref(),
-            Some(r#""connection" AND "timeout" AND "x""#)
+            Some("\"connection\" AND \"timeout\" AND \"x\"")
         );
-        let c = compile(&Filter::parse("service:a").unwrap(), Target::Logs).unwrap();
+        let c = compile(&Filter::parse("service:a \u{903}").unwrap(), Target::Logs).unwrap();
         assert_eq!(c.fts_match(FtsDetail::Full), None);
     }
 

@@ -132,7 +132,7 @@ fn log_scan_sql(
     let table = schema::table(Kind::Logs, part.ymd);
     // With a trace/span id term the trace index finds the few candidate rows directly; the
     // FTS index would enumerate every row containing the words.
-    let fts = if filter.has_id_term {
+    let fts = if filter.positive_trace {
         None
     } else {
         filter.fts_match(FtsDetail::of_template(part.template_version))
@@ -166,9 +166,10 @@ fn log_scan_sql(
             ]);
             let time = time_filter(part, "l.time_ns", from, to, &mut params);
             format!(
-                "SELECT {LOG_COLUMNS} FROM {table} AS l
+                "SELECT {LOG_COLUMNS} FROM {table} AS l INDEXED BY {table}_{}
                  WHERE l.tenant_id = ? AND l.id >= ? AND l.id < ?{time}{}
                  ORDER BY l.id DESC LIMIT ?",
+                filter.driving_index(Target::Logs),
                 filter.sql
             )
         }
@@ -219,20 +220,7 @@ pub(crate) fn search_traces(conn: &mut Connection, q: &TraceQuery) -> Result<Pag
     let mut seen = HashSet::new();
     let mut found: Vec<(Cursor, TraceId)> = Vec::new();
     'parts: for (part, lo, hi) in &window.parts {
-        let table = schema::table(Kind::Spans, part.ymd);
-        let mut params = vec![
-            Value::Integer(tenant),
-            Value::Integer(*lo),
-            Value::Integer(*hi),
-        ];
-        let time = time_filter(part, "s.start_ns", from, to, &mut params);
-        params.extend(filter.params.iter().cloned());
-        let sql = format!(
-            "SELECT s.id, s.trace_id FROM {table} AS s
-             WHERE s.tenant_id = ? AND s.id >= ? AND s.id < ?{time}{}
-             ORDER BY s.id DESC",
-            filter.sql
-        );
+        let (sql, params) = span_scan_sql(&filter, part, tenant, *lo, *hi, from, to);
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(params))?;
         while let Some(row) = rows.next()? {
@@ -263,6 +251,34 @@ pub(crate) fn search_traces(conn: &mut Connection, q: &TraceQuery) -> Result<Pag
     })
 }
 
+/// SQL of one partition's part of a trace search: matching spans, newest first.
+fn span_scan_sql(
+    filter: &CompiledFilter,
+    part: &PartitionInfo,
+    tenant: i64,
+    lo: i64,
+    hi: i64,
+    from: i64,
+    to: i64,
+) -> (String, Vec<Value>) {
+    let table = schema::table(Kind::Spans, part.ymd);
+    let mut params = vec![
+        Value::Integer(tenant),
+        Value::Integer(lo),
+        Value::Integer(hi),
+    ];
+    let time = time_filter(part, "s.start_ns", from, to, &mut params);
+    params.extend(filter.params.iter().cloned());
+    let sql = format!(
+        "SELECT s.id, s.trace_id FROM {table} AS s INDEXED BY {table}_{}
+         WHERE s.tenant_id = ? AND s.id >= ? AND s.id < ?{time}{}
+         ORDER BY s.id DESC",
+        filter.driving_index(Target::Spans),
+        filter.sql
+    );
+    (sql, params)
+}
+
 /// Whether a span of `trace_id` matching `filter` exists in the given key windows.
 fn has_match(
     conn: &Connection,
@@ -284,11 +300,11 @@ fn has_match(
         let time = time_filter(part, "s.start_ns", from, to, &mut params);
         params.extend(filter.params.iter().cloned());
         let sql = format!(
-            "SELECT 1 FROM {table} AS s
+            "SELECT 1 FROM {table} AS s INDEXED BY {table}_trace
              WHERE s.tenant_id = ? AND s.trace_id = ? AND s.id >= ? AND s.id < ?{time}{} LIMIT 1",
             filter.sql
         );
-        let hit: Option<i64> = tx_query_opt(conn, &sql, params)?;
+        let hit = query_opt(conn, &sql, params)?;
         if hit.is_some() {
             return Ok(true);
         }
@@ -296,7 +312,7 @@ fn has_match(
     Ok(false)
 }
 
-fn tx_query_opt(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Option<i64>> {
+fn query_opt(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Option<i64>> {
     Ok(conn
         .prepare_cached(sql)?
         .query_row(params_from_iter(params), |r| r.get(0))
@@ -322,7 +338,7 @@ fn summarize(
         let table = schema::table(Kind::Spans, part.ymd);
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT s.parent_span_id IS NULL, s.service_id, s.name, s.start_ns, s.end_ns, s.status_code
-             FROM {table} AS s WHERE s.tenant_id = ?1 AND s.trace_id = ?2"
+             FROM {table} AS s INDEXED BY {table}_trace WHERE s.tenant_id = ?1 AND s.trace_id = ?2"
         ))?;
         let mut rows = stmt.query(params![tenant, trace_id.0.as_slice()])?;
         while let Some(row) = rows.next()? {
@@ -381,7 +397,7 @@ pub(crate) fn get_trace(
     for part in schema::all_partitions(&tx, Kind::Spans)? {
         let table = schema::table(Kind::Spans, part.ymd);
         let mut stmt = tx.prepare_cached(&format!(
-            "SELECT {SPAN_COLUMNS} FROM {table} AS s WHERE s.tenant_id = ?1 AND s.trace_id = ?2"
+            "SELECT {SPAN_COLUMNS} FROM {table} AS s INDEXED BY {table}_trace WHERE s.tenant_id = ?1 AND s.trace_id = ?2"
         ))?;
         let mut rows = stmt.query(params![tenant, trace_id.0.as_slice()])?;
         while let Some(row) = rows.next()? {
@@ -575,4 +591,152 @@ fn decode_span(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> Result<
         resource: lookup.resource(conn, row.get(5)?)?,
         scope: lookup.scope(conn, row.get(6)?)?,
     })
+}
+
+#[cfg(test)]
+mod plan_tests {
+    //! The query shapes must use the intended indexes and never sort a whole window. Ward runs no
+    //! `ANALYZE`, so SQLite plans from the schema alone and a plan seen on an empty database is
+    //! the plan used on a full one.
+
+    use ward_model::filter::Filter;
+
+    use super::*;
+    use crate::schema::PARTITION_TEMPLATE_VERSION;
+
+    const YMD: i32 = 20260101;
+
+    fn db() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn, 0).unwrap();
+        for kind in [Kind::Logs, Kind::Spans] {
+            conn.execute_batch(&schema::partition_ddl(kind, YMD))
+                .unwrap();
+        }
+        crate::functions::register(&conn).unwrap();
+        conn
+    }
+
+    fn part() -> PartitionInfo {
+        PartitionInfo {
+            day: Day::from_ymd(YMD).unwrap(),
+            ymd: YMD,
+            template_version: PARTITION_TEMPLATE_VERSION,
+            spill_ns: 0,
+        }
+    }
+
+    fn plan(conn: &Connection, sql: &str, params: Vec<Value>) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params_from_iter(params), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
+    }
+
+    #[test]
+    fn log_queries_use_the_intended_indexes() {
+        // FTS5 idxNum 192 = ORDER BY rowid (0x40) | DESC (0x80): FTS5 delivers newest first
+        // itself, with the key window as a rowid range (`><`).
+        let conn = db();
+        let trace = "trace:5b8efff798038103d269b633813fc60c";
+        let trace_text = format!("{trace} timeout");
+        let cases = [
+            (
+                "",
+                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
+            ),
+            (
+                "level>=error",
+                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
+            ),
+            (
+                "service:svc level>=warn",
+                "SEARCH l USING INDEX logs_20260101_service (tenant_id=? AND service_id=? AND id>? AND id<?)",
+            ),
+            (
+                trace,
+                "SEARCH l USING INDEX logs_20260101_trace (tenant_id=? AND trace_id=? AND rowid>? AND rowid<?)",
+            ),
+            (
+                &trace_text,
+                "SEARCH l USING INDEX logs_20260101_trace (tenant_id=? AND trace_id=? AND rowid>? AND rowid<?)",
+            ),
+            ("timeout", "SCAN f VIRTUAL TABLE INDEX 192:M1><"),
+            ("日本語", "SCAN f VIRTUAL TABLE INDEX 192:M1><"),
+            (
+                "\"connection timeout\" service:svc",
+                "SCAN f VIRTUAL TABLE INDEX 192:M1><",
+            ),
+            (
+                "-service:svc level<warn",
+                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
+            ),
+            (
+                "span:eee19b7ec3c1b174 timeout",
+                "SCAN f VIRTUAL TABLE INDEX 192:M1><",
+            ),
+            (
+                "user.id=u-42",
+                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let filter = compile(&Filter::parse(text).unwrap(), Target::Logs).unwrap();
+            let (sql, params) = log_scan_sql(&filter, &part(), 1, 0, i64::MAX, 0, 1, 100);
+            let plan = plan(&conn, &sql, params);
+            println!("{text:<45} {plan}");
+            assert!(plan.contains(expected), "{text}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{text}: {plan}");
+        }
+    }
+
+    #[test]
+    fn span_queries_use_the_intended_indexes() {
+        let conn = db();
+        let cases = [
+            (
+                "",
+                "SEARCH s USING INDEX spans_20260101_tenant (tenant_id=? AND id>? AND id<?)",
+            ),
+            (
+                "status:error",
+                "SEARCH s USING INDEX spans_20260101_tenant (tenant_id=? AND id>? AND id<?)",
+            ),
+            (
+                "service:svc",
+                "SEARCH s USING INDEX spans_20260101_service (tenant_id=? AND service_id=? AND id>? AND id<?)",
+            ),
+            (
+                "service:svc name:op",
+                "SEARCH s USING INDEX spans_20260101_name (tenant_id=? AND service_id=? AND name=? AND id>? AND id<?)",
+            ),
+            (
+                "trace:5b8efff798038103d269b633813fc60c",
+                "INDEX spans_20260101_trace (tenant_id=? AND trace_id=? AND rowid>? AND rowid<?)",
+            ),
+            (
+                "duration>1s",
+                "SEARCH s USING INDEX spans_20260101_tenant (tenant_id=? AND id>? AND id<?)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let filter = compile(&Filter::parse(text).unwrap(), Target::Spans).unwrap();
+            let (sql, params) = span_scan_sql(&filter, &part(), 1, 0, i64::MAX, 0, 1);
+            let plan = plan(&conn, &sql, params);
+            println!("{text:<45} {plan}");
+            assert!(plan.contains(expected), "{text}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{text}: {plan}");
+        }
+        let trace = plan(
+            &conn,
+            "SELECT s.id FROM spans_20260101 AS s WHERE s.tenant_id = ?1 AND s.trace_id = ?2",
+            vec![Value::Integer(1), Value::Blob(vec![1; 16])],
+        );
+        println!("{:<45} {trace}", "get_trace / summaries");
+        assert!(
+            trace.contains("INDEX spans_20260101_trace (tenant_id=? AND trace_id=?)"),
+            "{trace}"
+        );
+    }
 }

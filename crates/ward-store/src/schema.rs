@@ -185,6 +185,10 @@ pub(crate) fn partition_ddl(kind: Kind, ymd: i32) -> String {
         //    `level>=warn` would need a sort of everything in the time window, while this
         //    order walks the window newest-first and stops after a page.
         //  * (tenant, trace_id) partial: most logs carry no trace id.
+        // FTS: contentless (the body is in the row already); `columnsize=0` skips the per-row
+        // document-size record that only bm25 ranking needs (Ward orders by time). Measured
+        // on 1M synthetic records: detail=full 96k rows/s, +columnsize=0 98k, detail=none 101k,
+        // no FTS at all 155k; `none` is not worth losing native phrase matching.
         Kind::Logs => {
             let fts = fts_table(ymd);
             let detail = FTS_DETAIL.as_sql();
@@ -209,7 +213,8 @@ pub(crate) fn partition_ddl(kind: Kind, ymd: i32) -> String {
                 CREATE INDEX {t}_service ON {t}(tenant_id, service_id, id, level);
                 CREATE INDEX {t}_trace ON {t}(tenant_id, trace_id) WHERE trace_id IS NOT NULL;
                 CREATE VIRTUAL TABLE {fts} USING fts5(
-                    body, content='', tokenize='unicode61 remove_diacritics 0', detail={detail}
+                    body, content='', columnsize=0,
+                    tokenize='unicode61 remove_diacritics 0', detail={detail}
                 );"
             )
         }
@@ -357,8 +362,7 @@ pub(crate) fn migrate(conn: &mut Connection, now_nanos: i64) -> Result<()> {
     Ok(())
 }
 
-/// Applied versions, oldest first (for tests and diagnostics).
-#[cfg(test)]
+/// Applied versions, oldest first.
 pub(crate) fn applied_versions(conn: &Connection) -> Result<Vec<i64>> {
     let mut stmt = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
     let rows = stmt.query_map([], |r| r.get(0))?;

@@ -774,7 +774,7 @@ async fn trace_pages_list_each_trace_once() {
 async fn keys_crud() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(config(dir.path())).unwrap();
-    assert_eq!(store.count_keys().unwrap(), 0);
+    assert_eq!(store.keys().count_keys().unwrap(), 0);
     let key = KeyRecord {
         id: "k1".into(),
         tenant: tenant("team-a"),
@@ -784,38 +784,44 @@ async fn keys_crud() {
         created_at_unix_nano: 5,
         revoked: false,
     };
-    store.insert_key(&key).unwrap();
+    store.keys().insert_key(&key).unwrap();
     let other = KeyRecord {
         id: "k2".into(),
         tenant: tenant("default"),
         created_at_unix_nano: 6,
         ..key.clone()
     };
-    store.insert_key(&other).unwrap();
-    assert!(store.insert_key(&key).is_err(), "duplicate id accepted");
-    assert_eq!(store.get_key("k1").unwrap(), Some(key.clone()));
-    assert_eq!(store.get_key("nope").unwrap(), None);
+    store.keys().insert_key(&other).unwrap();
+    assert!(
+        store.keys().insert_key(&key).is_err(),
+        "duplicate id accepted"
+    );
+    assert_eq!(store.keys().get_key("k1").unwrap(), Some(key.clone()));
+    assert_eq!(store.keys().get_key("nope").unwrap(), None);
     assert_eq!(
-        store.list_keys(None).unwrap(),
+        store.keys().list_keys(None).unwrap(),
         vec![key.clone(), other.clone()]
     );
     assert_eq!(
-        store.list_keys(Some(&tenant("team-a"))).unwrap(),
+        store.keys().list_keys(Some(&tenant("team-a"))).unwrap(),
         vec![key.clone()]
     );
-    assert_eq!(store.list_keys(Some(&tenant("ghost"))).unwrap(), vec![]);
     assert_eq!(
-        store.list_tenants().unwrap(),
+        store.keys().list_keys(Some(&tenant("ghost"))).unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        store.keys().list_tenants().unwrap(),
         vec![tenant("default"), tenant("team-a")]
     );
-    assert!(store.revoke_key("k1").unwrap());
-    assert!(!store.revoke_key("k1").unwrap());
-    assert!(!store.revoke_key("nope").unwrap());
-    assert!(store.get_key("k1").unwrap().unwrap().revoked);
-    assert_eq!(store.count_keys().unwrap(), 2);
-    store.ensure_tenant(&tenant("team-b")).unwrap();
-    store.ensure_tenant(&tenant("team-b")).unwrap();
-    assert_eq!(store.list_tenants().unwrap().len(), 3);
+    assert!(store.keys().revoke_key("k1").unwrap());
+    assert!(!store.keys().revoke_key("k1").unwrap());
+    assert!(!store.keys().revoke_key("nope").unwrap());
+    assert!(store.keys().get_key("k1").unwrap().unwrap().revoked);
+    assert_eq!(store.keys().count_keys().unwrap(), 2);
+    store.keys().ensure_tenant(&tenant("team-b")).unwrap();
+    store.keys().ensure_tenant(&tenant("team-b")).unwrap();
+    assert_eq!(store.keys().list_tenants().unwrap().len(), 3);
     store.shutdown().await.unwrap();
 }
 

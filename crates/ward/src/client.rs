@@ -21,25 +21,39 @@ impl Client {
             .clone()
             .filter(|k| !k.is_empty())
             .ok_or_else(|| anyhow!("no API key: pass --api-key or set WARD_API_KEY"))?;
-        let http = reqwest::Client::builder().user_agent(concat!("ward-cli/", env!("CARGO_PKG_VERSION"))).build()?;
-        Ok(Client { http, base: remote.url.trim_end_matches('/').to_owned(), key })
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ward-cli/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client {
+            http,
+            base: remote.url.trim_end_matches('/').to_owned(),
+            key,
+        })
     }
 
     /// A request to `path` with the key attached.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.http.request(method, format!("{}{}", self.base, path)).bearer_auth(&self.key)
+        self.http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.key)
     }
 
     /// Sends and checks the status; non-2xx answers become errors carrying the problem detail.
     pub async fn send(&self, request: RequestBuilder) -> anyhow::Result<Response> {
-        let response = request.send().await.with_context(|| format!("cannot reach Ward at {}", self.base))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach Ward at {}", self.base))?;
         check(response).await
     }
 
     /// Sends and decodes a JSON answer.
     pub async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> anyhow::Result<T> {
         let response = self.send(request).await?;
-        response.json().await.context("Ward sent an answer this version of the CLI does not understand")
+        response
+            .json()
+            .await
+            .context("Ward sent an answer this version of the CLI does not understand")
     }
 }
 

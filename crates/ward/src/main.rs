@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand};
 /// keeps them durably, and answers queries.
 #[derive(Debug, Parser)]
 #[command(name = "ward", version, about, long_about = None)]
-#[command(after_help = "Examples:\n  ward serve                                  # start with ./ward.toml or defaults, data in ./ward-data\n  ward keys create --tenant default --scope ingest\n  ward query logs 'service:planner level>=warn \"timeout\"' --since 1h\n  ward tail 'level>=error'")]
+#[command(
+    after_help = "Examples:\n  ward serve                                  # start with ./ward.toml or defaults, data in ./ward-data\n  ward keys create --tenant default --scope ingest\n  ward query logs 'service:planner level>=warn \"timeout\"' --since 1h\n  ward tail 'level>=error'"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,7 +23,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the Ward server.
-    #[command(after_help = "Examples:\n  ward serve\n  ward serve --config /etc/ward/ward.toml\n  ward serve --data-dir /var/lib/ward --listen 127.0.0.1:4318\n\nOn first start Ward creates the `default` tenant and an admin API key, printed once on stderr.")]
+    #[command(
+        after_help = "Examples:\n  ward serve\n  ward serve --config /etc/ward/ward.toml\n  ward serve --data-dir /var/lib/ward --listen 127.0.0.1:4318\n\nOn first start Ward creates the `default` tenant and an admin API key, printed once on stderr."
+    )]
     Serve(commands::serve::ServeArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
@@ -30,7 +34,9 @@ enum Command {
     #[command(subcommand)]
     Query(commands::query::QueryCommand),
     /// Follow new log records as they are committed.
-    #[command(after_help = "Examples:\n  ward tail\n  ward tail 'service:planner level>=warn'\n  ward tail '\"timeout\"' --json | jq .body")]
+    #[command(
+        after_help = "Examples:\n  ward tail\n  ward tail 'service:planner level>=warn'\n  ward tail '\"timeout\"' --json | jq .body"
+    )]
     Tail(commands::query::TailArgs),
     /// Check the configuration.
     #[command(subcommand)]
@@ -42,7 +48,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

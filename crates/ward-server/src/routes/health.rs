@@ -18,12 +18,19 @@ pub async fn livez() -> &'static str {
 /// `GET /readyz`: Ward can take traffic: the store is writable and Ward is not shutting down.
 pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, Problem> {
     if *state.shutdown.borrow() {
-        return Err(Problem::retry_later(StatusCode::SERVICE_UNAVAILABLE, "Ward is shutting down", 5));
+        return Err(Problem::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Ward is shutting down",
+            5,
+        ));
     }
-    state
-        .store
-        .check_writable()
-        .map_err(|e| Problem::retry_later(StatusCode::SERVICE_UNAVAILABLE, format!("store is not writable: {e}"), 5))?;
+    state.store.check_writable().map_err(|e| {
+        Problem::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store is not writable: {e}"),
+            5,
+        )
+    })?;
     Ok("ok\n")
 }
 
@@ -57,7 +64,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
             "tail": { "subscribers": state.metrics.tail_subscribers.get() },
         },
     });
-    let code = if status == "ok" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body)).into_response()
 }
 
@@ -81,6 +92,9 @@ pub const OPENAPI: &str = include_str!("../../openapi.json");
 /// `GET /api/openapi.json`.
 pub async fn openapi() -> Response {
     let mut response = OPENAPI.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -80,12 +80,19 @@ fn check_tenant(principal: &Principal, tenant: &TenantId) -> Result<(), Problem>
     if principal.is_global_admin() || &principal.tenant == tenant {
         Ok(())
     } else {
-        Err(Problem::forbidden("an admin key manages only its own tenant's keys (or any tenant's, if it belongs to 'default')"))
+        Err(Problem::forbidden(
+            "an admin key manages only its own tenant's keys (or any tenant's, if it belongs to 'default')",
+        ))
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ward_store::StoreError> + Send + 'static) -> Result<T, Problem> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| Problem::internal())?.map_err(Problem::from)
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ward_store::StoreError> + Send + 'static,
+) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Problem::internal())?
+        .map_err(Problem::from)
 }
 
 /// `POST /api/v1/keys`.
@@ -106,9 +113,15 @@ pub async fn create(
     let minted = mint(tenant, &body.name, &scopes);
     let record = minted.record.clone();
     let store = state.store.clone();
-    blocking(move || store.insert_key(&record)).await?;
+    blocking(move || store.keys().insert_key(&record)).await?;
     tracing::info!(key_id = %minted.record.id, tenant = %minted.record.tenant, by = %principal.key_id, "API key created");
-    Ok((StatusCode::CREATED, Json(CreatedKey { key: minted.text, info: KeyView::from(minted.record) })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: minted.text,
+            info: KeyView::from(minted.record),
+        }),
+    ))
 }
 
 /// Answer of `GET /api/v1/keys`.
@@ -119,11 +132,16 @@ pub struct KeyList {
 }
 
 /// `GET /api/v1/keys`.
-pub async fn list(State(state): State<AppState>, Extension(principal): Extension<Principal>) -> Result<Json<KeyList>, Problem> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<KeyList>, Problem> {
     let store = state.store.clone();
     let tenant = (!principal.is_global_admin()).then(|| principal.tenant.clone());
-    let keys = blocking(move || store.list_keys(tenant.as_ref())).await?;
-    Ok(Json(KeyList { keys: keys.into_iter().map(KeyView::from).collect() }))
+    let keys = blocking(move || store.keys().list_keys(tenant.as_ref())).await?;
+    Ok(Json(KeyList {
+        keys: keys.into_iter().map(KeyView::from).collect(),
+    }))
 }
 
 /// `DELETE /api/v1/keys/{id}`.
@@ -134,14 +152,14 @@ pub async fn revoke(
 ) -> Result<StatusCode, Problem> {
     let store = state.store.clone();
     let key_id = id.clone();
-    let found = blocking(move || store.get_key(&key_id)).await?;
+    let found = blocking(move || store.keys().get_key(&key_id)).await?;
     let Some(record) = found else {
         return Err(Problem::not_found(format!("no key {id:?}")));
     };
     check_tenant(&principal, &record.tenant)?;
     let store = state.store.clone();
     let key_id = id.clone();
-    blocking(move || store.revoke_key(&key_id)).await?;
+    blocking(move || store.keys().revoke_key(&key_id)).await?;
     state.keys.forget(&id);
     tracing::info!(key_id = %id, by = %principal.key_id, "API key revoked");
     Ok(StatusCode::NO_CONTENT)

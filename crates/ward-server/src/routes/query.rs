@@ -54,8 +54,11 @@ pub struct LogsPage {
 }
 
 pub(crate) fn parse_filter(q: Option<&str>, signal: Signal) -> Result<Filter, Problem> {
-    let filter = Filter::parse(q.unwrap_or("")).map_err(|e| Problem::bad_request(format!("q: {e}")))?;
-    filter.check_for(signal).map_err(|e| Problem::bad_request(format!("q: {e}")))?;
+    let filter =
+        Filter::parse(q.unwrap_or("")).map_err(|e| Problem::bad_request(format!("q: {e}")))?;
+    filter
+        .check_for(signal)
+        .map_err(|e| Problem::bad_request(format!("q: {e}")))?;
     Ok(filter)
 }
 
@@ -63,20 +66,34 @@ pub(crate) fn parse_filter(q: Option<&str>, signal: Signal) -> Result<Filter, Pr
 pub(crate) fn log_filter(params: &LogParams) -> Result<Filter, Problem> {
     let mut filter = parse_filter(params.q.as_deref(), Signal::Logs)?;
     if let Some(service) = &params.service {
-        filter = filter.and(Condition::Service { op: CmpOp::Eq, name: service.clone() });
+        filter = filter.and(Condition::Service {
+            op: CmpOp::Eq,
+            name: service.clone(),
+        });
     }
     if let Some(level) = &params.level {
-        let level: Severity = level.parse().map_err(|e: String| Problem::bad_request(format!("level: {e}")))?;
-        filter = filter.and(Condition::Level { op: CmpOp::Ge, level });
+        let level: Severity = level
+            .parse()
+            .map_err(|e: String| Problem::bad_request(format!("level: {e}")))?;
+        filter = filter.and(Condition::Level {
+            op: CmpOp::Ge,
+            level,
+        });
     }
     if let Some(id) = &params.trace_id {
-        let id: TraceId = id.parse().map_err(|e| Problem::bad_request(format!("trace_id: {e}")))?;
+        let id: TraceId = id
+            .parse()
+            .map_err(|e| Problem::bad_request(format!("trace_id: {e}")))?;
         filter = filter.and(Condition::TraceId(id));
     }
     Ok(filter)
 }
 
-fn time_range(state: &AppState, from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), Problem> {
+fn time_range(
+    state: &AppState,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(i64, i64), Problem> {
     let now = now_unix_nanos();
     let from = match from {
         Some(s) => parse_instant(s, now).map_err(|e| Problem::bad_request(format!("from: {e}")))?,
@@ -84,7 +101,9 @@ fn time_range(state: &AppState, from: Option<&str>, to: Option<&str>) -> Result<
     };
     let to = match to {
         Some(s) => parse_instant(s, now).map_err(|e| Problem::bad_request(format!("to: {e}")))?,
-        None => now.saturating_add(state.settings.max_future_nanos).saturating_add(1),
+        None => now
+            .saturating_add(state.settings.max_future_nanos)
+            .saturating_add(1),
     };
     if from >= to {
         return Err(Problem::bad_request("from must be before to"));
@@ -96,7 +115,9 @@ fn limit(requested: Option<usize>) -> Result<usize, Problem> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-        Some(n) => Err(Problem::bad_request(format!("limit {n} is out of range: use 1 to {MAX_LIMIT}"))),
+        Some(n) => Err(Problem::bad_request(format!(
+            "limit {n} is out of range: use 1 to {MAX_LIMIT}"
+        ))),
     }
 }
 
@@ -119,7 +140,10 @@ pub async fn logs(
             cursor: params.cursor,
         })
         .await?;
-    Ok(Json(LogsPage { logs: page.items.into_iter().map(LogView::from).collect(), next_cursor: page.next_cursor }))
+    Ok(Json(LogsPage {
+        logs: page.items.into_iter().map(LogView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// `GET /api/v1/traces/{trace_id}`.
@@ -128,7 +152,9 @@ pub async fn trace(
     Extension(principal): Extension<Principal>,
     Path(trace_id): Path<String>,
 ) -> Result<Json<TraceView>, Problem> {
-    let id: TraceId = trace_id.parse().map_err(|e| Problem::bad_request(format!("trace id: {e}")))?;
+    let id: TraceId = trace_id
+        .parse()
+        .map_err(|e| Problem::bad_request(format!("trace id: {e}")))?;
     let spans = state.store.get_trace(&principal.tenant, id).await?;
     if spans.is_empty() {
         return Err(Problem::not_found(format!("no trace {id}")));
@@ -177,21 +203,35 @@ pub async fn search_traces(
 ) -> Result<Json<TracesPage>, Problem> {
     let mut filter = parse_filter(params.q.as_deref(), Signal::Traces)?;
     if let Some(service) = params.service {
-        filter = filter.and(Condition::Service { op: CmpOp::Eq, name: service });
+        filter = filter.and(Condition::Service {
+            op: CmpOp::Eq,
+            name: service,
+        });
     }
     if let Some(name) = params.operation {
-        filter = filter.and(Condition::Name { op: CmpOp::Eq, name });
+        filter = filter.and(Condition::Name {
+            op: CmpOp::Eq,
+            name,
+        });
     }
     if let Some(d) = params.min_duration {
-        let nanos = parse_duration(&d).map_err(|e| Problem::bad_request(format!("min_duration: {e}")))?;
-        filter = filter.and(Condition::Duration { op: CmpOp::Ge, nanos });
+        let nanos =
+            parse_duration(&d).map_err(|e| Problem::bad_request(format!("min_duration: {e}")))?;
+        filter = filter.and(Condition::Duration {
+            op: CmpOp::Ge,
+            nanos,
+        });
     }
     if let Some(status) = params.status {
         let code = match status.to_ascii_lowercase().as_str() {
             "ok" => StatusCode::Ok,
             "error" => StatusCode::Error,
             "unset" => StatusCode::Unset,
-            _ => return Err(Problem::bad_request(format!("status {status:?}: use ok, error or unset"))),
+            _ => {
+                return Err(Problem::bad_request(format!(
+                    "status {status:?}: use ok, error or unset"
+                )));
+            }
         };
         filter = filter.and(Condition::Status(code));
     }
@@ -207,7 +247,10 @@ pub async fn search_traces(
             cursor: params.cursor,
         })
         .await?;
-    Ok(Json(TracesPage { traces: page.items, next_cursor: page.next_cursor }))
+    Ok(Json(TracesPage {
+        traces: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Parameters of `GET /api/v1/services`.

@@ -48,11 +48,20 @@ pub async fn tail(
                     .logs
                     .iter()
                     .filter(|r| filter.matches_log(r))
-                    .filter_map(|r| Event::default().event("log").json_data(LogView::from(r.clone())).ok())
+                    .filter_map(|r| {
+                        Event::default()
+                            .event("log")
+                            .json_data(LogView::from(r.clone()))
+                            .ok()
+                    })
                     .collect(),
                 Ok(_) => Vec::new(),
                 Err(BroadcastStreamRecvError::Lagged(n)) => {
-                    vec![Event::default().event("lagged").data(format!("{{\"skipped_batches\":{n}}}"))]
+                    vec![
+                        Event::default()
+                            .event("lagged")
+                            .data(format!("{{\"skipped_batches\":{n}}}")),
+                    ]
                 }
             };
             stream::iter(events.into_iter().map(Ok))

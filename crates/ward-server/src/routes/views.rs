@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use ward_model::time::format_rfc3339;
-use ward_model::{Attributes, LogRecord, Scope, Span, SpanEvent, SpanId, SpanLink, SpanStatus, TraceId};
+use ward_model::{
+    Attributes, LogRecord, Scope, Span, SpanEvent, SpanId, SpanLink, SpanStatus, TraceId,
+};
 
 /// A log record in API answers.
 #[derive(Debug, Serialize)]
@@ -81,7 +83,12 @@ pub struct EventView {
 
 impl From<SpanEvent> for EventView {
     fn from(e: SpanEvent) -> EventView {
-        EventView { time: format_rfc3339(e.time_unix_nano), time_unix_nano: e.time_unix_nano, name: e.name, attributes: e.attributes }
+        EventView {
+            time: format_rfc3339(e.time_unix_nano),
+            time_unix_nano: e.time_unix_nano,
+            name: e.name,
+            attributes: e.attributes,
+        }
     }
 }
 
@@ -177,11 +184,27 @@ pub const MAX_TREE_DEPTH: usize = 128;
 /// caught in a parent cycle, become roots: nothing received is left out.
 pub fn build_trace(trace_id: TraceId, mut spans: Vec<Span>) -> TraceView {
     spans.sort_by_key(|s| (s.start_time_unix_nano, s.span_id));
-    let start = spans.iter().map(|s| s.start_time_unix_nano).min().unwrap_or(0);
-    let end = spans.iter().map(|s| s.end_time_unix_nano).max().unwrap_or(0);
-    let mut services: Vec<String> = spans.iter().map(|s| s.resource.service_name.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let start = spans
+        .iter()
+        .map(|s| s.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let end = spans
+        .iter()
+        .map(|s| s.end_time_unix_nano)
+        .max()
+        .unwrap_or(0);
+    let mut services: Vec<String> = spans
+        .iter()
+        .map(|s| s.resource.service_name.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     services.sort();
-    let error_count = spans.iter().filter(|s| s.status.code == ward_model::StatusCode::Error).count();
+    let error_count = spans
+        .iter()
+        .filter(|s| s.status.code == ward_model::StatusCode::Error)
+        .count();
     let span_count = spans.len();
 
     let ids: HashSet<SpanId> = spans.iter().map(|s| s.span_id).collect();
@@ -189,7 +212,9 @@ pub fn build_trace(trace_id: TraceId, mut spans: Vec<Span>) -> TraceView {
     let mut roots = Vec::new();
     for (i, s) in spans.iter().enumerate() {
         match s.parent_span_id {
-            Some(parent) if ids.contains(&parent) && parent != s.span_id => children.entry(parent).or_default().push(i),
+            Some(parent) if ids.contains(&parent) && parent != s.span_id => {
+                children.entry(parent).or_default().push(i)
+            }
             _ => roots.push(i),
         }
     }
@@ -278,20 +303,32 @@ mod tests {
             attributes: Default::default(),
             events: vec![],
             links: vec![],
-            resource: Resource { service_name: "s".into(), attributes: Default::default() },
+            resource: Resource {
+                service_name: "s".into(),
+                attributes: Default::default(),
+            },
             scope: Default::default(),
         }
     }
 
     #[test]
     fn builds_nested_tree_and_keeps_orphans_and_cycles() {
-        let spans = vec![span(1, None, 0), span(2, Some(1), 1), span(3, Some(2), 2), span(4, Some(9), 3), span(5, Some(6), 4), span(6, Some(5), 5)];
+        let spans = vec![
+            span(1, None, 0),
+            span(2, Some(1), 1),
+            span(3, Some(2), 2),
+            span(4, Some(9), 3),
+            span(5, Some(6), 4),
+            span(6, Some(5), 5),
+        ];
         let t = build_trace(TraceId([1; 16]), spans);
         assert_eq!(t.span_count, 6);
         assert_eq!(t.roots[0].span_id, SpanId([1; 8]));
         assert_eq!(t.roots[0].children[0].children[0].span_id, SpanId([3; 8]));
         let count = |v: &SpanView| -> usize {
-            fn c(v: &SpanView) -> usize { 1 + v.children.iter().map(c).sum::<usize>() }
+            fn c(v: &SpanView) -> usize {
+                1 + v.children.iter().map(c).sum::<usize>()
+            }
             c(v)
         };
         assert_eq!(t.roots.iter().map(count).sum::<usize>(), 6);
@@ -299,7 +336,9 @@ mod tests {
 
     #[test]
     fn deep_chains_are_capped() {
-        let spans: Vec<Span> = (1..=250u8).map(|i| span(i, (i > 1).then(|| i - 1), i as i64)).collect();
+        let spans: Vec<Span> = (1..=250u8)
+            .map(|i| span(i, (i > 1).then(|| i - 1), i as i64))
+            .collect();
         let t = build_trace(TraceId([1; 16]), spans);
         let mut depth = 0;
         let mut node = &t.roots[0];

@@ -8,6 +8,8 @@
 
 use std::fmt::Write as _;
 
+use bytes::Bytes;
+
 use serde_json::Value;
 use ward_ingest::otlp::proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use ward_ingest::otlp::proto::tonic::common::v1::{
@@ -550,8 +552,9 @@ fn random_trace(r: &mut Rng) -> (TraceId, SpanId) {
 }
 
 /// The request bodies of `ward bench ingest`: `bodies` OTLP export requests of `batch` records
-/// each, request `i` from service `INGEST_SERVICES[i % 5]`, times within the minute before
-/// `now_unix_nano`.
+/// each, request `i` from service `INGEST_SERVICES[i % 5]`. Record times are distinct and
+/// increasing, in the hour before `now_unix_nano`; the bench replaces them when it sends a body
+/// (see [`StampableBody`]).
 pub fn ingest_requests(
     seed: u64,
     bodies: usize,
@@ -559,6 +562,7 @@ pub fn ingest_requests(
     now_unix_nano: i64,
 ) -> Vec<ExportLogsServiceRequest> {
     let mut r = Rng::new(seed);
+    let mut next_time = now_unix_nano - 3_600_000_000_000;
     (0..bodies)
         .map(|i| {
             let service = INGEST_SERVICES[i % INGEST_SERVICES.len()];
@@ -572,8 +576,8 @@ pub fn ingest_requests(
             let sc = scope();
             let log_records = (0..batch)
                 .map(|_| {
-                    let time = now_unix_nano - r.below(60_000_000_000) as i64;
-                    GenLog::generate(&mut r, time, random_trace).to_proto()
+                    next_time += 1_000 + r.below(1_000) as i64;
+                    GenLog::generate(&mut r, next_time, random_trace).to_proto()
                 })
                 .collect();
             ExportLogsServiceRequest {
@@ -596,6 +600,108 @@ pub fn ingest_requests(
             }
         })
         .collect()
+}
+
+/// Protobuf tag of `LogRecord.time_unix_nano` (field 1, fixed64).
+const TIME_TAG: u8 = (1 << 3) | 1;
+/// Protobuf tag of `LogRecord.observed_time_unix_nano` (field 11, fixed64).
+const OBSERVED_TAG: u8 = (11 << 3) | 1;
+
+/// A pre-encoded export request whose record times can be rewritten in place when it is sent.
+///
+/// Both times are `fixed64` fields, so new values never change the encoding's length: the bench
+/// copies the bytes and overwrites 16 bytes per record, which costs far less than encoding.
+/// Without this, the same few dozen bodies would be sent again and again with the same old
+/// timestamps, which no real producer does and which a time-keyed store rightly handles as
+/// the slow case of late records.
+#[derive(Debug, Clone)]
+pub struct StampableBody {
+    /// The encoded request, with its original times.
+    pub bytes: Bytes,
+    /// Offsets of each record's `time_unix_nano` value (8 bytes, little-endian), in order.
+    time_at: Vec<usize>,
+    /// Offsets of each record's `observed_time_unix_nano` value.
+    observed_at: Vec<usize>,
+}
+
+/// Position of `tag` followed by the little-endian `value` in `bytes` at or after `from`.
+fn find_fixed64(bytes: &[u8], from: usize, tag: u8, value: u64) -> Option<usize> {
+    let mut pattern = [0u8; 9];
+    pattern[0] = tag;
+    pattern[1..].copy_from_slice(&value.to_le_bytes());
+    bytes
+        .get(from..)?
+        .windows(9)
+        .position(|w| w == pattern)
+        .map(|p| from + p + 1)
+}
+
+impl StampableBody {
+    /// Encodes `request` (a single resource and scope, as [`ingest_requests`] makes) and finds
+    /// where each record's times are. Record times must be distinct and non-zero.
+    pub fn encode(request: &ExportLogsServiceRequest) -> anyhow::Result<StampableBody> {
+        let bytes = ward_ingest::otlp::encode_protobuf(request);
+        let mut time_at = Vec::new();
+        let mut observed_at = Vec::new();
+        let mut from = 0;
+        let records = request
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records);
+        for record in records {
+            let at = find_fixed64(&bytes, from, TIME_TAG, record.time_unix_nano)
+                .ok_or_else(|| anyhow::anyhow!("a record's time is not in its encoding"))?;
+            let observed = find_fixed64(&bytes, at, OBSERVED_TAG, record.observed_time_unix_nano)
+                .ok_or_else(|| {
+                anyhow::anyhow!("a record's observed time is not in its encoding")
+            })?;
+            time_at.push(at);
+            observed_at.push(observed);
+            from = observed + 8;
+        }
+        Ok(StampableBody {
+            bytes: Bytes::from(bytes),
+            time_at,
+            observed_at,
+        })
+    }
+
+    /// Records in the request.
+    pub fn records(&self) -> usize {
+        self.time_at.len()
+    }
+
+    /// A copy whose records are spread evenly over the `spread_nanos` before `sent_unix_nano`
+    /// (the last one at `sent_unix_nano`), each observed at `sent_unix_nano`.
+    pub fn stamped(&self, sent_unix_nano: i64, spread_nanos: i64) -> Bytes {
+        let mut out = self.bytes.to_vec();
+        let n = self.records();
+        for (j, (&t, &o)) in self.time_at.iter().zip(&self.observed_at).enumerate() {
+            let time = stamp_time(j, n, sent_unix_nano, spread_nanos);
+            out[t..t + 8].copy_from_slice(&(time as u64).to_le_bytes());
+            out[o..o + 8].copy_from_slice(&(sent_unix_nano as u64).to_le_bytes());
+        }
+        Bytes::from(out)
+    }
+}
+
+/// Time of record `j` of `n` in a request sent at `sent` whose records span `spread` nanoseconds
+/// before it: evenly spaced, the last at `sent`.
+pub fn stamp_time(j: usize, n: usize, sent: i64, spread: i64) -> i64 {
+    let n = n.max(1) as i128;
+    sent - spread + (spread as i128 * (j as i128 + 1) / n) as i64
+}
+
+/// A copy of `batch` with its log records' times set as [`StampableBody::stamped`] sets them.
+pub fn stamped_batch(batch: &Batch, sent_unix_nano: i64, spread_nanos: i64) -> Batch {
+    let mut out = batch.clone();
+    let n = out.logs.len();
+    for (j, record) in out.logs.iter_mut().enumerate() {
+        record.time_unix_nano = stamp_time(j, n, sent_unix_nano, spread_nanos);
+        record.observed_time_unix_nano = sent_unix_nano;
+    }
+    out
 }
 
 /// Spans per trace in the seeded store.
@@ -931,6 +1037,61 @@ mod tests {
             assert_eq!(converted.records.len(), 50);
             assert!(INGEST_SERVICES.contains(&converted.records[0].resource.service_name.as_str()));
         }
+    }
+
+    #[test]
+    fn stamped_bodies_carry_the_new_times_and_nothing_else_changes() {
+        let now = 1_800_000_000_000_000_000;
+        let requests = ingest_requests(5, 3, 40, now);
+        for request in &requests {
+            let body = StampableBody::encode(request).unwrap();
+            assert_eq!(body.records(), 40);
+            let sent = now + 7_000_000_000;
+            let spread = 1_000_000_000;
+            let stamped = body.stamped(sent, spread);
+            assert_eq!(stamped.len(), body.bytes.len());
+            let decoded =
+                ward_ingest::otlp::decode_logs(&stamped, ward_ingest::otlp::Encoding::Protobuf)
+                    .unwrap();
+            let records = &decoded.resource_logs[0].scope_logs[0].log_records;
+            let original = &request.resource_logs[0].scope_logs[0].log_records;
+            for (j, (got, was)) in records.iter().zip(original).enumerate() {
+                assert_eq!(got.time_unix_nano as i64, stamp_time(j, 40, sent, spread));
+                assert_eq!(got.observed_time_unix_nano as i64, sent);
+                let mut restored = got.clone();
+                restored.time_unix_nano = was.time_unix_nano;
+                restored.observed_time_unix_nano = was.observed_time_unix_nano;
+                assert_eq!(&restored, was);
+            }
+        }
+    }
+
+    #[test]
+    fn stamp_times_spread_evenly_up_to_the_send_time() {
+        assert_eq!(stamp_time(0, 4, 1000, 400), 700);
+        assert_eq!(stamp_time(3, 4, 1000, 400), 1000);
+        assert_eq!(stamp_time(0, 1, 1000, 0), 1000);
+        let batch = {
+            let now = 1_800_000_000_000_000_000;
+            let req = ingest_requests(1, 1, 10, now).remove(0);
+            let mut b = Batch::new(TenantId::default_tenant());
+            b.logs =
+                ward_ingest::otlp::logs_to_model(req, &ward_ingest::Normalize::new(now)).records;
+            b
+        };
+        let stamped = stamped_batch(&batch, 5_000, 1_000);
+        let times: Vec<i64> = stamped.logs.iter().map(|l| l.time_unix_nano).collect();
+        assert_eq!(
+            times,
+            (0..10).map(|j| 4_000 + 100 * (j + 1)).collect::<Vec<_>>()
+        );
+        assert!(
+            stamped
+                .logs
+                .iter()
+                .all(|l| l.observed_time_unix_nano == 5_000)
+        );
+        assert_eq!(stamped.logs[3].body, batch.logs[3].body);
     }
 
     #[test]

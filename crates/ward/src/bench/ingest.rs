@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use bytes::Bytes;
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -18,10 +17,12 @@ use ward_model::{Batch, TenantId};
 use ward_server::config::StoreSection;
 use ward_store::{Store, StoreConfig, StoreError};
 
+use super::corpus::StampableBody;
 use super::load::{self, Figures, OtlpTarget, Outcome, RatePlan};
 use super::process::{self, ChildGuard, RssSampler};
 use super::report::{self, mib, ms_of, thousands};
 use super::{OutputArgs, corpus, parse_duration};
+use ward_model::time::now_unix_nanos;
 
 /// Options of `ward bench ingest`.
 #[derive(Debug, Args)]
@@ -42,6 +43,12 @@ pub struct IngestArgs {
     /// Unmeasured warm-up before each measurement.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub warmup: Duration,
+    /// Time span of the records of one request, ending when it is sent: every request's
+    /// record times are rewritten at send time, as a producer batching its last `spread` of logs
+    /// would send them (OpenTelemetry SDKs export every second by default). `0s` gives all
+    /// records of a request the send time.
+    #[arg(long, default_value = "1s", value_parser = parse_span)]
+    pub spread: Duration,
     /// Seed of the generated records.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -99,6 +106,8 @@ pub struct IngestParameters {
     pub mean_request_bytes: u64,
     /// Sizes of the records' bodies.
     pub record_bodies: String,
+    /// Time span of one request's records.
+    pub spread_s: f64,
     /// Seed.
     pub seed: u64,
     /// What (c) measured.
@@ -149,18 +158,18 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
     let requests =
         corpus::ingest_requests(args.seed, args.bodies as usize, args.batch as usize, now);
     let record_bodies = corpus::describe_bodies(&requests);
-    let bodies: Arc<Vec<Bytes>> = Arc::new(
+    let bodies: Arc<Vec<StampableBody>> = Arc::new(
         requests
             .iter()
-            .map(|r| Bytes::from(otlp::encode_protobuf(r)))
-            .collect(),
+            .map(StampableBody::encode)
+            .collect::<anyhow::Result<_>>()?,
     );
     let mean_request_bytes =
-        bodies.iter().map(|b| b.len() as u64).sum::<u64>() / bodies.len() as u64;
+        bodies.iter().map(|b| b.bytes.len() as u64).sum::<u64>() / bodies.len() as u64;
     let normalize = Normalize::new(now);
     let mut batches = Vec::with_capacity(bodies.len());
     for body in bodies.iter() {
-        let decoded = otlp::decode_logs(body, Encoding::Protobuf)
+        let decoded = otlp::decode_logs(&body.bytes, Encoding::Protobuf)
             .context("a generated body does not decode")?;
         let converted = otlp::logs_to_model(decoded, &normalize);
         anyhow::ensure!(
@@ -170,7 +179,7 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         );
         let mut b = Batch::new(TenantId::default_tenant());
         b.logs = converted.records;
-        batches.push(Arc::new(b));
+        batches.push(b);
     }
     drop(requests);
 
@@ -187,6 +196,7 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         "(a) raw store: {} submissions in flight for {:?}…",
         connections, args.duration
     );
+    let spread = spread_nanos(args);
     let raw_store = raw_store(&section, Arc::new(batches), bodies.clone(), args)
         .await
         .context("(a) raw store")?;
@@ -242,7 +252,7 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         let (client, target, bodies) = (client.clone(), target.clone(), bodies.clone());
         move |worker: usize, i: u64| {
             let (client, target) = (client.clone(), target.clone());
-            let body = bodies[pick(worker, i, bodies.len())].clone();
+            let body = bodies[pick(worker, i, bodies.len())].stamped(now_unix_nanos(), spread);
             async move { load::export(&client, &target, body, batch).await }
         }
     };
@@ -263,7 +273,7 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         let (client, target, bodies) = (client.clone(), target.clone(), bodies.clone());
         load::open_loop(plan, MAX_OUTSTANDING, move |i| {
             let (client, target) = (client.clone(), target.clone());
-            let body = bodies[i as usize % bodies.len()].clone();
+            let body = bodies[i as usize % bodies.len()].stamped(now_unix_nanos(), spread);
             async move { load::export(&client, &target, body, batch).await }
         })
         .await?
@@ -288,8 +298,14 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
     };
     let command = {
         let mut c = format!(
-            "ward bench ingest --duration {:?} --connections {} --batch {} --bodies {} --warmup {:?} --seed {}",
-            args.duration, args.connections, args.batch, args.bodies, args.warmup, args.seed
+            "ward bench ingest --duration {:?} --connections {} --batch {} --bodies {} --warmup {:?} --spread {:?} --seed {}",
+            args.duration,
+            args.connections,
+            args.batch,
+            args.bodies,
+            args.warmup,
+            args.spread,
+            args.seed
         );
         if let Some(url) = &args.url {
             c.push_str(&format!(" --url {url} --api-key …"));
@@ -307,6 +323,7 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
             bodies: args.bodies,
             mean_request_bytes,
             record_bodies,
+            spread_s: args.spread.as_secs_f64(),
             seed: args.seed,
             ward_target,
             store_config,
@@ -330,6 +347,23 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
     })
 }
 
+/// `--spread` in nanoseconds.
+fn spread_nanos(args: &IngestArgs) -> i64 {
+    args.spread.as_nanos().min(i64::MAX as u128) as i64
+}
+
+/// Parses a duration that may be zero.
+fn parse_span(text: &str) -> Result<Duration, String> {
+    if text
+        .trim()
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        == "0"
+    {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text)
+}
+
 /// Which body worker `worker` sends on its `i`-th request: workers start at different bodies.
 fn pick(worker: usize, i: u64, n: usize) -> usize {
     (worker.wrapping_mul(7919).wrapping_add(i as usize)) % n
@@ -338,8 +372,8 @@ fn pick(worker: usize, i: u64, n: usize) -> usize {
 /// (a): the same batches submitted straight to a store opened with `ward serve`'s defaults.
 async fn raw_store(
     section: &StoreSection,
-    batches: Arc<Vec<Arc<Batch>>>,
-    bodies: Arc<Vec<Bytes>>,
+    batches: Arc<Vec<Batch>>,
+    bodies: Arc<Vec<StampableBody>>,
     args: &IngestArgs,
 ) -> anyhow::Result<Figures> {
     let dir = tempfile::Builder::new()
@@ -355,12 +389,14 @@ async fn raw_store(
         on_commit: None,
     })
     .context("cannot open a store")?;
+    let spread = spread_nanos(args);
     let submit = {
         let store = store.clone();
         move |worker: usize, i: u64| {
             let store = store.clone();
             let k = pick(worker, i, batches.len());
-            let (batch, bytes) = (batches[k].clone(), bodies[k].len() as u64);
+            let bytes = bodies[k].bytes.len() as u64;
+            let batch = Arc::new(corpus::stamped_batch(&batches[k], now_unix_nanos(), spread));
             async move {
                 let records = batch.len() as u64;
                 match store.try_submit(batch) {
@@ -390,7 +426,7 @@ async fn raw_store(
 }
 
 /// (b): the same bodies sent to `ward bench sink` in a child process.
-async fn sink(bodies: Arc<Vec<Bytes>>, args: &IngestArgs) -> anyhow::Result<Figures> {
+async fn sink(bodies: Arc<Vec<StampableBody>>, args: &IngestArgs) -> anyhow::Result<Figures> {
     let addr = process::loopback()?;
     let mut command =
         Command::new(std::env::current_exe().context("cannot find the ward executable")?);
@@ -405,9 +441,10 @@ async fn sink(bodies: Arc<Vec<Bytes>>, args: &IngestArgs) -> anyhow::Result<Figu
         api_key: None,
     };
     let batch = args.batch as u64;
+    let spread = spread_nanos(args);
     let export = move |worker: usize, i: u64| {
         let (client, target) = (client.clone(), target.clone());
-        let body = bodies[pick(worker, i, bodies.len())].clone();
+        let body = bodies[pick(worker, i, bodies.len())].stamped(now_unix_nanos(), spread);
         async move { load::export(&client, &target, body, batch).await }
     };
     load::closed_loop(connections, args.warmup, export.clone()).await?;
@@ -463,6 +500,13 @@ fn render(r: &IngestReport) -> String {
             ),
         ),
         ("distinct bodies", p.bodies.to_string()),
+        (
+            "record times",
+            format!(
+                "rewritten at each send: spread evenly over the {} s before it (also for (a))",
+                p.spread_s
+            ),
+        ),
         (
             "duration per measurement",
             format!("{} s after {} s warm-up", p.duration_s, p.warmup_s),

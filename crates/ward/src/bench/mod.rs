@@ -22,6 +22,9 @@ use clap::{Args, Subcommand};
 
 /// The `ward bench` commands.
 #[derive(Debug, Subcommand)]
+#[command(
+    after_help = "Examples:\n  ward bench ingest --duration 20s\n  ward bench query --records 1000000 --spans 200000\n  ward bench startup --runs 20\n  ward bench ingest --json > ingest.json\n\nEach bench prints Markdown tables with the exact parameters used and the load average;\nservers it starts listen on 127.0.0.1 only and are stopped when it ends."
+)]
 pub enum BenchCommand {
     /// Ingest throughput and latency of Ward, beside the raw store and an HTTP-only sink.
     #[command(

@@ -327,6 +327,24 @@ pub fn disk_usage(dir: &Path) -> u64 {
         .sum()
 }
 
+/// The `n` largest non-empty files directly in `dir`, largest first, with their sizes.
+pub fn largest_files(dir: &Path, n: usize) -> Vec<(String, u64)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, u64)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            (m.is_file() && m.len() > 0)
+                .then(|| (e.file_name().to_string_lossy().into_owned(), m.len()))
+        })
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.1));
+    files.truncate(n);
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,8 @@ pub struct QueryReport {
     pub seeding: Option<Seeding>,
     /// Bytes of the store's files after seeding.
     pub store_bytes: u64,
+    /// The largest files of the store (name, bytes).
+    pub store_files: Vec<(String, u64)>,
     /// `ward serve` on the seeded store: spawn to `/readyz` 200.
     pub ward_ready_ms: f64,
     /// Ward's resident memory after the queries.
@@ -236,10 +238,12 @@ async fn measure(args: &QueryArgs) -> anyhow::Result<QueryReport> {
     // A read key, made directly in the store (Ward prints an admin key only on an empty store).
     let tenant = TenantId::default_tenant();
     store
+        .keys()
         .ensure_tenant(&tenant)
         .context("cannot create the tenant")?;
     let key = mint(tenant, "ward bench query", &[Scope::Read]);
     store
+        .keys()
         .insert_key(&key.record)
         .context("cannot store the read key")?;
     let shutdown_started = Instant::now();
@@ -247,6 +251,7 @@ async fn measure(args: &QueryArgs) -> anyhow::Result<QueryReport> {
         .shutdown()
         .await
         .context("the store did not shut down cleanly")?;
+    drop(store);
     let seeding = seeding.map(|mut s| {
         s.shutdown_s = shutdown_started.elapsed().as_secs_f64();
         s
@@ -257,6 +262,7 @@ async fn measure(args: &QueryArgs) -> anyhow::Result<QueryReport> {
             .with_context(|| format!("cannot write {}", marker_path.display()))?;
     }
     let store_bytes = process::disk_usage(&data);
+    let store_files = process::largest_files(&data, 4);
 
     eprintln!("starting `ward serve` on the seeded store…");
     let http = process::loopback()?;
@@ -327,6 +333,7 @@ async fn measure(args: &QueryArgs) -> anyhow::Result<QueryReport> {
         },
         seeding,
         store_bytes,
+        store_files,
         ward_ready_ms: ready.as_secs_f64() * 1e3,
         ward_rss_bytes,
         queries,
@@ -616,9 +623,14 @@ fn render(r: &QueryReport) -> String {
     facts.push(vec![
         "store size on disk".into(),
         format!(
-            "{} ({} bytes/record)",
+            "{} ({} bytes/record; {})",
             mib(r.store_bytes),
-            thousands(r.store_bytes as f64 / (p.records + p.spans).max(1) as f64)
+            thousands(r.store_bytes as f64 / (p.records + p.spans).max(1) as f64),
+            r.store_files
+                .iter()
+                .map(|(name, bytes)| format!("{name} {}", mib(*bytes)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     ]);
     facts.push(vec![

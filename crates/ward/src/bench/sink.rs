@@ -45,26 +45,21 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
     let app = Router::new()
         .route("/v1/logs", post(logs))
         .route("/readyz", get(|| async { "ok\n" }));
+    // The SIGTERM handler is installed before the first request can be answered, so a stop
+    // right after readiness is always graceful.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot handle SIGTERM")?;
+    let stop = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
     eprintln!("bench sink listening on {}", args.listen);
     axum::serve(listener, app)
-        .with_graceful_shutdown(stop_signal())
+        .with_graceful_shutdown(stop)
         .await
         .context("sink server failed")
-}
-
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 fn reply(status: StatusCode, body: Vec<u8>) -> Response {

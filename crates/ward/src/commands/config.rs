@@ -8,7 +8,9 @@ use super::ConfigArg;
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the configuration file and `WARD_*` overrides; exit 1 with the reason if invalid.
-    #[command(after_help = "Examples:\n  ward config check\n  ward config check --config /etc/ward/ward.toml --print")]
+    #[command(
+        after_help = "Examples:\n  ward config check\n  ward config check --config /etc/ward/ward.toml --print"
+    )]
     Check {
         #[command(flatten)]
         config: ConfigArg,
@@ -27,11 +29,17 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
             if print {
                 print!("{}", toml::to_string_pretty(&settings.config)?);
             }
-            let source = config.path().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
+            let source = config
+                .path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "built-in defaults".into());
             eprintln!(
                 "ok: {source} (http {}, grpc {}, data {})",
                 settings.listen,
-                settings.grpc_listen.map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
+                settings
+                    .grpc_listen
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "disabled".into()),
                 settings.config.data_dir.display()
             );
             Ok(())

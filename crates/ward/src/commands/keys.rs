@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use ward_model::TenantId;
 use ward_server::auth::{Scope, mint};
 use ward_server::routes::keys::parse_scopes;
+use ward_store::KeyAdmin;
 
 use super::{ConfigArg, Remote};
 use crate::client::Client;
@@ -16,7 +17,9 @@ use crate::client::Client;
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Create a key and print it (on stdout) once.
-    #[command(after_help = "Examples:\n  ward keys create --tenant default --scope ingest --name checkout\n  ward keys create --tenant team-a --scope read --scope ingest\n  KEY=$(WARD_API_KEY=$ADMIN ward keys create --scope ingest)")]
+    #[command(
+        after_help = "Examples:\n  ward keys create --tenant default --scope ingest --name checkout\n  ward keys create --tenant team-a --scope read --scope ingest\n  KEY=$(WARD_API_KEY=$ADMIN ward keys create --scope ingest)"
+    )]
     Create {
         /// Tenant of the key (created if new); default `default`.
         #[arg(long, default_value = TenantId::DEFAULT)]
@@ -66,79 +69,116 @@ impl Target {
         }
     }
 
-    fn local_store(&self) -> anyhow::Result<ward_store::Store> {
+    /// The keys of the local data directory; works while `ward serve` runs.
+    fn local_keys(&self) -> anyhow::Result<KeyAdmin> {
         let config = self.config.load()?;
         let settings = self.config.settings(config)?;
-        if !settings.config.data_dir.join("ward.db").exists() {
+        let dir = &settings.config.data_dir;
+        if !dir.join(ward_store::DB_FILE).exists() {
             bail!(
                 "no Ward store in {} (start `ward serve` once, or pass --config / WARD_DATA_DIR; \
                  to manage keys through the API set WARD_API_KEY)",
-                settings.config.data_dir.display()
+                dir.display()
             );
         }
-        super::serve::open_store(&settings, None)
+        Ok(KeyAdmin::open(dir)?)
     }
 }
 
 fn print_key_line(k: &Value) {
-    let scopes: Vec<&str> = k["scopes"].as_array().map(|a| a.iter().filter_map(|s| s.as_str()).collect()).unwrap_or_default();
+    let scopes: Vec<&str> = k["scopes"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
+        .unwrap_or_default();
     println!(
         "{:<14} {:<16} {:<24} {:<20} {}{}",
         k["id"].as_str().unwrap_or(""),
         k["tenant"].as_str().unwrap_or(""),
         scopes.join(","),
-        k["created_at"].as_str().unwrap_or("").get(..19).unwrap_or(""),
+        k["created_at"]
+            .as_str()
+            .unwrap_or("")
+            .get(..19)
+            .unwrap_or(""),
         k["name"].as_str().unwrap_or(""),
-        if k["revoked"].as_bool() == Some(true) { "  (revoked)" } else { "" }
+        if k["revoked"].as_bool() == Some(true) {
+            "  (revoked)"
+        } else {
+            ""
+        }
     );
 }
 
 /// Runs a key command.
 pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     match cmd {
-        KeysCommand::Create { tenant, scopes, name, target } => {
+        KeysCommand::Create {
+            tenant,
+            scopes,
+            name,
+            target,
+        } => {
             let tenant_id = TenantId::new(&tenant)?;
             let parsed: Vec<Scope> = parse_scopes(&scopes).map_err(anyhow::Error::msg)?;
             let (text, id) = if let Some(client) = target.client()? {
                 let created: Value = client
-                    .json(client.request(Method::POST, "/api/v1/keys").json(&json!({"tenant": tenant, "scopes": scopes, "name": name})))
+                    .json(
+                        client
+                            .request(Method::POST, "/api/v1/keys")
+                            .json(&json!({"tenant": tenant, "scopes": scopes, "name": name})),
+                    )
                     .await?;
-                (created["key"].as_str().unwrap_or_default().to_owned(), created["id"].as_str().unwrap_or_default().to_owned())
+                (
+                    created["key"].as_str().unwrap_or_default().to_owned(),
+                    created["id"].as_str().unwrap_or_default().to_owned(),
+                )
             } else {
-                let store = target.local_store()?;
                 let minted = mint(tenant_id, &name, &parsed);
-                store.insert_key(&minted.record)?;
-                store.shutdown().await?;
+                target.local_keys()?.insert_key(&minted.record)?;
                 (minted.text, minted.record.id)
             };
-            eprintln!("created key {id} for tenant {tenant} with scopes {}; it is shown only once:", scopes.join(","));
+            eprintln!(
+                "created key {id} for tenant {tenant} with scopes {}; it is shown only once:",
+                scopes.join(",")
+            );
             println!("{text}");
             Ok(())
         }
         KeysCommand::List { tenant, target } => {
             let keys: Vec<Value> = if let Some(client) = target.client()? {
-                let list: Value = client.json(client.request(Method::GET, "/api/v1/keys")).await?;
+                let list: Value = client
+                    .json(client.request(Method::GET, "/api/v1/keys"))
+                    .await?;
                 list["keys"].as_array().cloned().unwrap_or_default()
             } else {
-                let store = target.local_store()?;
-                let keys = store.list_keys(None)?;
-                store.shutdown().await?;
-                keys.into_iter().map(|k| serde_json::to_value(ward_server::routes::keys::KeyView::from(k)).unwrap_or_default()).collect()
+                let keys = target.local_keys()?.list_keys(None)?;
+                keys.into_iter()
+                    .map(|k| {
+                        serde_json::to_value(ward_server::routes::keys::KeyView::from(k))
+                            .unwrap_or_default()
+                    })
+                    .collect()
             };
-            println!("{:<14} {:<16} {:<24} {:<20} NAME", "ID", "TENANT", "SCOPES", "CREATED");
-            for k in keys.iter().filter(|k| tenant.as_deref().is_none_or(|t| k["tenant"].as_str() == Some(t))) {
+            println!(
+                "{:<14} {:<16} {:<24} {:<20} NAME",
+                "ID", "TENANT", "SCOPES", "CREATED"
+            );
+            for k in keys.iter().filter(|k| {
+                tenant
+                    .as_deref()
+                    .is_none_or(|t| k["tenant"].as_str() == Some(t))
+            }) {
                 print_key_line(k);
             }
             Ok(())
         }
         KeysCommand::Revoke { id, target } => {
             if let Some(client) = target.client()? {
-                client.send(client.request(Method::DELETE, &format!("/api/v1/keys/{id}"))).await?;
+                client
+                    .send(client.request(Method::DELETE, &format!("/api/v1/keys/{id}")))
+                    .await?;
             } else {
-                let store = target.local_store()?;
-                let revoked = store.revoke_key(&id)?;
-                store.shutdown().await?;
-                if !revoked {
+                if !target.local_keys()?.revoke_key(&id)? {
                     bail!("no active key {id:?}");
                 }
             }

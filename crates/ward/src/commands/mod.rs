@@ -33,7 +33,11 @@ pub struct ConfigArg {
 impl ConfigArg {
     /// The file to read, if any.
     pub fn path(&self) -> Option<PathBuf> {
-        self.config.clone().or_else(|| Path::new("ward.toml").exists().then(|| PathBuf::from("ward.toml")))
+        self.config.clone().or_else(|| {
+            Path::new("ward.toml")
+                .exists()
+                .then(|| PathBuf::from("ward.toml"))
+        })
     }
 
     /// Loads the file and the `WARD_*` overrides.

@@ -15,10 +15,14 @@ use crate::client::{Client, check};
 #[derive(Debug, Subcommand)]
 pub enum QueryCommand {
     /// Log records, newest first.
-    #[command(after_help = "Filter language (docs/query-language.md):\n  word \"a phrase\"   full text      service:NAME   level>=warn\n  trace:ID  span:ID   user.id=u-42   http.status_code>=500   -TERM negates\n\nExamples:\n  ward query logs 'service:planner level>=warn \"timeout\" user.id=u-42'\n  ward query logs --since 15m --limit 20\n  ward query logs 'trace:5b8efff798038103d269b633813fc60c' --json")]
+    #[command(
+        after_help = "Filter language (docs/query-language.md):\n  word \"a phrase\"   full text      service:NAME   level>=warn\n  trace:ID  span:ID   user.id=u-42   http.status_code>=500   -TERM negates\n\nExamples:\n  ward query logs 'service:planner level>=warn \"timeout\" user.id=u-42'\n  ward query logs --since 15m --limit 20\n  ward query logs 'trace:5b8efff798038103d269b633813fc60c' --json"
+    )]
     Logs(LogsArgs),
     /// One trace as a tree of spans.
-    #[command(after_help = "Examples:\n  ward query trace 5b8efff798038103d269b633813fc60c\n  ward query trace 5b8efff798038103d269b633813fc60c --json")]
+    #[command(
+        after_help = "Examples:\n  ward query trace 5b8efff798038103d269b633813fc60c\n  ward query trace 5b8efff798038103d269b633813fc60c --json"
+    )]
     Trace {
         /// Trace id (32 hex digits).
         trace_id: String,
@@ -29,7 +33,9 @@ pub enum QueryCommand {
         remote: Remote,
     },
     /// Traces with a span matching a filter.
-    #[command(after_help = "Examples:\n  ward query traces 'service:api duration>2s'\n  ward query traces 'status:error name:\"POST /chat\"' --since 1h")]
+    #[command(
+        after_help = "Examples:\n  ward query traces 'service:api duration>2s'\n  ward query traces 'status:error name:\"POST /chat\"' --since 1h"
+    )]
     Traces(TracesArgs),
     /// Services seen recently.
     #[command(after_help = "Examples:\n  ward query services --since 7d")]
@@ -113,7 +119,10 @@ fn format_log(log: &Value) -> String {
     );
     if let Some(attrs) = log["attributes"].as_object() {
         for (k, v) in attrs {
-            let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            let v = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             line.push_str(&format!(" {k}={v}"));
         }
     }
@@ -127,9 +136,15 @@ fn format_log(log: &Value) -> String {
 pub async fn run(cmd: QueryCommand) -> anyhow::Result<()> {
     match cmd {
         QueryCommand::Logs(args) => logs(args).await,
-        QueryCommand::Trace { trace_id, json, remote } => {
+        QueryCommand::Trace {
+            trace_id,
+            json,
+            remote,
+        } => {
             let client = Client::new(&remote)?;
-            let trace: Value = client.json(client.request(Method::GET, &format!("/api/v1/traces/{trace_id}"))).await?;
+            let trace: Value = client
+                .json(client.request(Method::GET, &format!("/api/v1/traces/{trace_id}")))
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&trace)?);
                 return Ok(());
@@ -140,7 +155,14 @@ pub async fn run(cmd: QueryCommand) -> anyhow::Result<()> {
                 trace["span_count"],
                 trace["error_count"],
                 trace["duration_ms"].as_f64().unwrap_or(0.0),
-                trace["services"].as_array().map(|a| a.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+                trace["services"]
+                    .as_array()
+                    .map(|a| a
+                        .iter()
+                        .filter_map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
             );
             for root in trace["roots"].as_array().into_iter().flatten() {
                 print_span(root, "", true);
@@ -173,16 +195,35 @@ pub async fn run(cmd: QueryCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        QueryCommand::Services { since, json, remote } => {
+        QueryCommand::Services {
+            since,
+            json,
+            remote,
+        } => {
             let client = Client::new(&remote)?;
-            let reply: Value = client.json(client.request(Method::GET, "/api/v1/services").query(&[("from", since.as_str())])).await?;
+            let reply: Value = client
+                .json(
+                    client
+                        .request(Method::GET, "/api/v1/services")
+                        .query(&[("from", since.as_str())]),
+                )
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&reply)?);
                 return Ok(());
             }
-            println!("{:<32} {:>12} {:>12} {:>12}", "SERVICE", "LOGS", "SPANS", "METRICS");
+            println!(
+                "{:<32} {:>12} {:>12} {:>12}",
+                "SERVICE", "LOGS", "SPANS", "METRICS"
+            );
             for s in reply["services"].as_array().into_iter().flatten() {
-                println!("{:<32} {:>12} {:>12} {:>12}", s["name"].as_str().unwrap_or(""), s["log_count"], s["span_count"], s["metric_count"]);
+                println!(
+                    "{:<32} {:>12} {:>12} {:>12}",
+                    s["name"].as_str().unwrap_or(""),
+                    s["log_count"],
+                    s["span_count"],
+                    s["metric_count"]
+                );
             }
             Ok(())
         }
@@ -202,8 +243,14 @@ fn print_span(span: &Value, prefix: &str, last: bool) {
     );
     let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
     for event in span["events"].as_array().into_iter().flatten() {
-        let detail = event["attributes"]["exception.message"].as_str().unwrap_or("");
-        println!("{child_prefix}  • {} {}", event["name"].as_str().unwrap_or(""), detail);
+        let detail = event["attributes"]["exception.message"]
+            .as_str()
+            .unwrap_or("");
+        println!(
+            "{child_prefix}  • {} {}",
+            event["name"].as_str().unwrap_or(""),
+            detail
+        );
     }
     let children = span["children"].as_array().cloned().unwrap_or_default();
     for (i, child) in children.iter().enumerate() {
@@ -218,14 +265,20 @@ async fn logs(args: LogsArgs) -> anyhow::Result<()> {
     let mut printed = 0;
     while printed < args.limit {
         let page_size = (args.limit - printed).min(1000).to_string();
-        let mut params = vec![("q", args.filter.clone()), ("from", from.clone()), ("limit", page_size)];
+        let mut params = vec![
+            ("q", args.filter.clone()),
+            ("from", from.clone()),
+            ("limit", page_size),
+        ];
         if let Some(to) = &args.to {
             params.push(("to", to.clone()));
         }
         if let Some(c) = &cursor {
             params.push(("cursor", c.clone()));
         }
-        let page: Value = client.json(client.request(Method::GET, "/api/v1/logs").query(&params)).await?;
+        let page: Value = client
+            .json(client.request(Method::GET, "/api/v1/logs").query(&params))
+            .await?;
         for log in page["logs"].as_array().into_iter().flatten() {
             if args.json {
                 println!("{log}");
@@ -247,7 +300,9 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
     let client = Client::new(&args.remote)?;
     let mut backoff = Duration::from_millis(500);
     loop {
-        let request = client.request(Method::GET, "/api/v1/logs/tail").query(&[("q", args.filter.as_str())]);
+        let request = client
+            .request(Method::GET, "/api/v1/logs/tail")
+            .query(&[("q", args.filter.as_str())]);
         let response = match request.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -285,10 +340,13 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
                     match event.as_str() {
                         "log" if args.json => println!("{data}"),
                         "log" => {
-                            let log: Value = serde_json::from_str(data).context("malformed event from Ward")?;
+                            let log: Value =
+                                serde_json::from_str(data).context("malformed event from Ward")?;
                             println!("{}", format_log(&log));
                         }
-                        "lagged" => eprintln!("tail: fell behind, some records were skipped ({data})"),
+                        "lagged" => {
+                            eprintln!("tail: fell behind, some records were skipped ({data})")
+                        }
                         _ => {}
                     }
                 }

@@ -32,7 +32,8 @@ pub struct ServeArgs {
 /// Opens the embedded store as the configuration says; `metrics` observes commits.
 pub fn open_store(settings: &Settings, metrics: Option<Arc<Metrics>>) -> anyhow::Result<Store> {
     let c = &settings.config;
-    let on_commit = metrics.map(|m| Arc::new(move |stats| m.observe_commit(stats)) as Arc<dyn Fn(_) + Send + Sync>);
+    let on_commit = metrics
+        .map(|m| Arc::new(move |stats| m.observe_commit(stats)) as Arc<dyn Fn(_) + Send + Sync>);
     Store::open(StoreConfig {
         data_dir: c.data_dir.clone(),
         read_connections: c.store.read_connections,
@@ -47,13 +48,13 @@ pub fn open_store(settings: &Settings, metrics: Option<Arc<Metrics>>) -> anyhow:
 /// On first start (no key at all), creates the default tenant and an admin key and prints it
 /// once. Only its hash is stored.
 fn bootstrap(store: &Store) -> anyhow::Result<()> {
-    if store.count_keys()? > 0 {
+    if store.keys().count_keys()? > 0 {
         return Ok(());
     }
     let tenant = TenantId::default_tenant();
-    store.ensure_tenant(&tenant)?;
+    store.keys().ensure_tenant(&tenant)?;
     let key = mint(tenant, "bootstrap admin", &[Scope::Admin]);
-    store.insert_key(&key.record)?;
+    store.keys().insert_key(&key.record)?;
     eprintln!(
         "\nWard created the first admin API key. It is shown only this once; store it now:\n\n    {}\n\n\
          Use it as 'Authorization: Bearer <key>', and make narrower keys with\n    \
@@ -68,7 +69,9 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
         "warn,ward={level},ward_server={level},ward_store={level},ward_ingest={level}"
     ))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = if settings.config.log.format == "json" {
         builder.json().flatten_event(true).try_init()
     } else {
@@ -77,19 +80,19 @@ fn init_logging(settings: &Settings) -> anyhow::Result<()> {
     result.map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and Ctrl-C handlers now, before the listeners open, so that a signal
+/// sent as soon as Ward reports ready is never delivered to the default (killing) handler.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    })
 }
 
 /// Runs the server until SIGTERM or Ctrl-C.
@@ -107,6 +110,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.config.settings(config)?;
     init_logging(&settings)?;
     let metrics = Arc::new(Metrics::new());
+    let shutdown = shutdown_signal()?;
     let store = open_store(&settings, Some(metrics.clone()))?;
     bootstrap(&store)?;
     let server = ward_server::Server::bind(settings, store, metrics).await?;
@@ -116,7 +120,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         "Ward is ready"
     );
-    server.run(shutdown_signal()).await?;
+    server.run(shutdown).await?;
     tracing::info!("Ward stopped");
     Ok(())
 }

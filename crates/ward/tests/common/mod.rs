@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 /// A free loopback port (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `ward serve`.
@@ -71,7 +75,9 @@ impl Ward {
         let mut key = admin_key;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).unwrap_or_else(|_| panic!("ward did not become ready: {:?}", lines.lock().unwrap()));
+            let line = rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("ward did not become ready: {:?}", lines.lock().unwrap())
+            });
             let trimmed = line.trim();
             if trimmed.starts_with("ward_") && key.is_none() {
                 key = Some(trimmed.to_owned());
@@ -97,7 +103,11 @@ impl Ward {
 
     /// Sends a signal and waits for the exit status (None if it did not exit in `wait`).
     pub fn signal(&mut self, sig: &str, wait: Duration) -> Option<std::process::ExitStatus> {
-        Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
         let deadline = Instant::now() + wait;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -123,7 +133,8 @@ impl Ward {
 
     /// Resident memory of the server process, in bytes.
     pub fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with("VmRSS:"))
@@ -147,5 +158,8 @@ impl Drop for Ward {
 
 /// A blocking HTTP client with the key set.
 pub fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }

@@ -1,0 +1,170 @@
+//! IP and MAC addresses. IPv4 is recognised by the number-token dispatch; IPv6 and MAC addresses
+//! by their own pass over `:` and `-`, which only runs when one of them is enabled (they are off
+//! in the `default` profile).
+
+use std::net::Ipv6Addr;
+use std::str::FromStr;
+
+use aho_corasick::{AhoCorasick, Input};
+
+use super::{Hit, at, boundary_after, boundary_before, run_end, run_start};
+use crate::kind::Kind;
+use crate::scan::{Claimed, NumTok, Scanner};
+
+/// Words that make a dotted quad a version or an OID rather than an address.
+pub(crate) const NOT_IP_KEYWORDS: &[&str] = &[
+    "version", "ver", "v", "build", "release", "oid", "firmware", "fw",
+];
+
+/// Four dot-separated groups, each 0-255 without leading zeros.
+pub(crate) fn ipv4_groups(tok: &NumTok) -> bool {
+    let g = tok.groups();
+    if g.len() != 4 || g.iter().any(|&x| !(1..=3).contains(&x)) {
+        return false;
+    }
+    let d = tok.digits();
+    let mut off = 0;
+    for &len in g {
+        let part = &d[off..off + usize::from(len)];
+        if part.len() > 1 && part[0] == b'0' {
+            return false;
+        }
+        let v = part.iter().fold(0u32, |a, &b| a * 10 + u32::from(b - b'0'));
+        if v > 255 {
+            return false;
+        }
+        off += usize::from(len);
+    }
+    true
+}
+
+/// A MAC address (`00:1a:2b:3c:4d:5e` or with dashes) starting at `s`.
+fn mac_at(t: &[u8], s: usize) -> bool {
+    let Some(w) = t.get(s..s + 17) else {
+        return false;
+    };
+    let sep = w[2];
+    if sep != b':' && sep != b'-' {
+        return false;
+    }
+    let shape = (0..17).all(|i| {
+        if i % 3 == 2 {
+            w[i] == sep
+        } else {
+            w[i].is_ascii_hexdigit()
+        }
+    });
+    if !shape || !boundary_before(t, s) || !boundary_after(t, s + 17) {
+        return false;
+    }
+    // A seventh group means EUI-64 or an IPv6 address, not a MAC.
+    if at(t, s + 17) == sep && at(t, s + 18).is_ascii_hexdigit() {
+        return false;
+    }
+    // All-zero and broadcast addresses identify nobody.
+    !(w.iter().all(|&b| b == b'0' || b == sep)
+        || w.iter().all(|&b| b == b'f' || b == b'F' || b == sep))
+}
+
+fn v6_char(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':' || b == b'.'
+}
+
+/// An IPv6 address containing the `:` at `c`: the maximal run of hex digits, colons and dots
+/// around it, parsed by the standard library, with guards against `a::b` paths and times.
+fn ipv6_around(t: &[u8], c: usize) -> Option<(usize, usize)> {
+    let s = run_start(t, c, 45, 0, v6_char);
+    let mut e = run_end(t, c, 45, v6_char);
+    if !boundary_before(t, s) || (s > 0 && t[s - 1] == b':') {
+        return None;
+    }
+    while e > c && matches!(t[e - 1], b'.') {
+        e -= 1;
+    }
+    if !boundary_after(t, e) {
+        return None;
+    }
+    let cand = std::str::from_utf8(&t[s..e]).ok()?;
+    let colons = cand.bytes().filter(|&b| b == b':').count();
+    if colons < 2 || !cand.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Ipv6Addr::from_str(cand).ok()?;
+    let linklocal = cand.len() >= 4 && cand[..4].eq_ignore_ascii_case("fe80");
+    (colons >= 3 || linklocal || cand == "::1").then_some((s, e))
+}
+
+/// The network pass: `:` and `-` candidates for MAC and IPv6 addresses.
+pub(crate) fn pass(
+    sc: &Scanner,
+    ac: &AhoCorasick,
+    t: &[u8],
+    claimed: &Claimed<'_>,
+    out: &mut Vec<Hit>,
+) {
+    let mut cursor = claimed.cursor();
+    let mac_on = sc.on(&Kind::MacAddress);
+    let v6_on = sc.on(&Kind::Ipv6);
+    let mut i = 0;
+    while i < t.len() {
+        let Some(m) = ac.find(Input::new(t).range(i..)) else {
+            break;
+        };
+        let c = m.start();
+        if let Some(end) = cursor.inside(c) {
+            i = end.max(c + 1);
+            continue;
+        }
+        if mac_on && c >= 2 && mac_at(t, c - 2) {
+            out.push(Hit::new(Kind::MacAddress, c - 2, c + 15, "mac"));
+            i = c + 15;
+            continue;
+        }
+        if v6_on && t[c] == b':' {
+            if let Some((s, e)) = ipv6_around(t, c) {
+                out.push(Hit::new(Kind::Ipv6, s, e, "ipv6"));
+                i = e;
+                continue;
+            }
+            // Skip the rest of this run: its other colons give the same answer.
+            i = run_end(t, c, 45, v6_char).max(c + 1);
+            continue;
+        }
+        i = c + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6(s: &str) -> Option<&str> {
+        let c = s.find(':')?;
+        ipv6_around(s.as_bytes(), c).map(|(a, b)| &s[a..b])
+    }
+
+    #[test]
+    fn ipv6_candidates() {
+        assert_eq!(
+            v6("from 2001:db8::8a2e:370:7334 ok"),
+            Some("2001:db8::8a2e:370:7334")
+        );
+        assert_eq!(v6("[fe80::1]:8080"), Some("fe80::1"));
+        assert_eq!(v6("::1"), Some("::1"));
+        assert_eq!(v6("::ffff:10.0.0.1"), Some("::ffff:10.0.0.1"));
+        assert_eq!(v6("at 12:34:56"), None);
+        assert_eq!(v6("std::fmt"), None);
+        assert_eq!(v6("cafe::beef"), None);
+        assert_eq!(v6("a1::b2"), None);
+    }
+
+    #[test]
+    fn mac_addresses() {
+        assert!(mac_at(b"00:1a:2b:3c:4d:5e", 0));
+        assert!(mac_at(b"00-1A-2B-3C-4D-5E", 0));
+        assert!(!mac_at(b"00:1a:2b:3c:4d:5e:6f:70", 0));
+        assert!(!mac_at(b"00:1a-2b:3c:4d:5e", 0));
+        assert!(!mac_at(b"00:00:00:00:00:00", 0));
+        assert!(!mac_at(b"ff:ff:ff:ff:ff:ff", 0));
+    }
+}
