@@ -8,6 +8,7 @@
 pub mod filter;
 mod ids;
 mod record;
+mod security;
 mod severity;
 pub mod time;
 
@@ -16,4 +17,5 @@ pub use record::{
     Attributes, Batch, LogRecord, MetricKind, MetricPoint, MetricValue, Resource, Scope, Span,
     SpanEvent, SpanKind, SpanLink, SpanStatus, StatusCode, Temporality,
 };
+pub use security::{SecurityEvent, SecuritySeverity};
 pub use severity::Severity;

@@ -26,7 +26,7 @@ use crate::profile::Profile;
 /// assert_eq!(r.redact_str("card 4111 1111 1111 1111").text, "card **** **** **** 1111");
 /// assert_eq!(r.redact_str("ops@example.com, jane@corp.io").text, "ops@example.com, [EMAIL]");
 /// ```
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedactConfig {
     /// Starting set of kinds.
@@ -49,7 +49,8 @@ pub struct RedactConfig {
     /// [`Operator::Replace`].
     pub operators: BTreeMap<String, Operator>,
     /// Key of the pseudonym operator (required when any operator is `pseudonym`). Typically one
-    /// per tenant: see [`crate::Redactor::with_pseudonym_key`].
+    /// per tenant: see [`crate::Redactor::with_pseudonym_key`]. Never serialised.
+    #[serde(skip_serializing)]
     pub pseudonym_key: Option<PseudonymKey>,
     /// What a credential in a URL (`scheme://user:pass@host`) covers.
     pub url_credentials: UrlCredentialsMode,

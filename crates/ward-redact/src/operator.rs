@@ -160,6 +160,22 @@ impl PseudonymKey {
         }
     }
 
+    /// A sub-key for one context (e.g. a tenant name): HMAC-SHA256 of the context under this
+    /// key. Pseudonyms made with sub-keys of different contexts do not correlate, and a
+    /// sub-key does not reveal the master key.
+    ///
+    /// ```
+    /// use ward_redact::PseudonymKey;
+    ///
+    /// let master = PseudonymKey::new([7u8; 32]);
+    /// assert_eq!(master.derive(b"acme"), master.derive(b"acme"));
+    /// assert_ne!(master.derive(b"acme"), master.derive(b"globex"));
+    /// assert_eq!(master.derive(b"acme").len(), 32);
+    /// ```
+    pub fn derive(&self, context: &[u8]) -> PseudonymKey {
+        PseudonymKey::new(hmac_sha256(&self.0, &[b"ward pseudonym key", &[0], context]))
+    }
+
     /// Key length in bytes.
     pub fn len(&self) -> usize {
         self.0.len()

@@ -4,10 +4,13 @@
 //! An environment variable `WARD_<SECTION>_<KEY>` (or `WARD_<KEY>` for top-level keys)
 //! overrides the file, e.g. `WARD_SERVER_LISTEN=127.0.0.1:9000`, `WARD_DATA_DIR=/var/lib/ward`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use ward_model::TenantId;
+use ward_redact::{PseudonymKey, RedactConfig, Redactor};
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Embedded store tuning.
     pub store: StoreSection,
+    /// Scrubbing of personal data and secrets before storage.
+    pub redact: RedactSection,
     /// Ward's own log.
     pub log: LogConfig,
 }
@@ -64,6 +69,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             ingest: IngestConfig::default(),
             store: StoreSection::default(),
+            redact: RedactSection::default(),
             log: LogConfig::default(),
         }
     }
@@ -147,6 +153,92 @@ impl Default for StoreSection {
             max_commit_records: 50_000,
             synchronous: "full".into(),
         }
+    }
+}
+
+/// `[redact]`: what the pipeline removes from telemetry before it is stored or forwarded.
+///
+/// `policy` applies to every tenant without an entry in `tenants`; a tenant's entry replaces
+/// `policy` entirely (keys it does not set take their defaults, not the policy's). Both are
+/// [`RedactConfig`]s: `profile`, `enable`, `disable`, `rules`, `allow`, `fields`, `operators`,
+/// `url_credentials` (see docs/redaction.md). Pseudonym keys are derived per tenant from the
+/// key in `pseudonym_key_file`, so the same value gets different pseudonyms in two tenants.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedactSection {
+    /// Whether telemetry is scrubbed at all. On by default; turning it off stores whatever
+    /// arrives, secrets included.
+    pub enabled: bool,
+    /// File holding the secret from which per-tenant pseudonym keys are derived; empty means
+    /// `<data_dir>/pseudonym.key`, created with 32 random bytes (mode 0600) on first start.
+    pub pseudonym_key_file: String,
+    /// The policy of every tenant that has none of its own.
+    pub policy: RedactConfig,
+    /// Policies of single tenants, by tenant name.
+    pub tenants: BTreeMap<String, RedactConfig>,
+}
+
+impl Default for RedactSection {
+    fn default() -> Self {
+        RedactSection {
+            enabled: true,
+            pseudonym_key_file: String::new(),
+            policy: RedactConfig::default(),
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
+impl RedactSection {
+    /// The file of the pseudonym master key.
+    pub fn pseudonym_key_path(&self, data_dir: &Path) -> PathBuf {
+        if self.pseudonym_key_file.trim().is_empty() {
+            data_dir.join("pseudonym.key")
+        } else {
+            PathBuf::from(&self.pseudonym_key_file)
+        }
+    }
+
+    /// Compiles every policy with `key` as the pseudonym key, naming the first invalid one.
+    pub fn compile(&self, key: &PseudonymKey) -> Result<Policies, ConfigError> {
+        let compile = |config: &RedactConfig| {
+            let mut config = config.clone();
+            config.pseudonym_key = Some(key.clone());
+            Redactor::new(&config)
+        };
+        let default = compile(&self.policy).map_err(|e| ConfigError::Invalid {
+            key: "redact.policy",
+            message: e.to_string(),
+        })?;
+        let mut tenants = HashMap::new();
+        for (name, config) in &self.tenants {
+            let tenant = TenantId::new(name).map_err(|e| ConfigError::Invalid {
+                key: "redact.tenants",
+                message: format!("{name:?} is not a tenant name: {e}"),
+            })?;
+            let redactor = compile(config).map_err(|e| ConfigError::Invalid {
+                key: "redact.tenants",
+                message: format!("tenant {name}: {e}"),
+            })?;
+            tenants.insert(tenant, redactor);
+        }
+        Ok(Policies { default, tenants })
+    }
+}
+
+/// The compiled `[redact]` policies.
+#[derive(Debug, Clone)]
+pub struct Policies {
+    /// For tenants without their own.
+    pub default: Redactor,
+    /// Per tenant.
+    pub tenants: HashMap<TenantId, Redactor>,
+}
+
+impl Policies {
+    /// The redactor of `tenant`.
+    pub fn for_tenant(&self, tenant: &TenantId) -> &Redactor {
+        self.tenants.get(tenant).unwrap_or(&self.default)
     }
 }
 
@@ -319,6 +411,10 @@ impl Config {
                 message: "use trace, debug, info, warn or error".into(),
             });
         }
+        // Compiled here only to report mistakes; the server compiles them again with the real
+        // pseudonym key, which lives in the data directory.
+        self.redact
+            .compile(&PseudonymKey::new(rand::random::<[u8; 32]>()))?;
         Ok(Settings {
             listen,
             grpc_listen,
@@ -339,6 +435,10 @@ fn apply_env(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<(), ConfigError> {
     for (key, default) in Config::keys() {
+        // Tables and lists (custom rules, per-tenant policies) are set in the file only.
+        if matches!(default, toml::Value::Table(_) | toml::Value::Array(_)) {
+            continue;
+        }
         let var = Config::env_name(&key);
         let Some(raw) = env(&var) else { continue };
         let value = match default {
@@ -498,6 +598,50 @@ mod tests {
     }
 
     #[test]
+    fn redact_policies_compile_and_mistakes_name_the_key() {
+        // The example of docs/configuration.md is valid.
+        let doc = include_str!("../../../docs/configuration.md");
+        let start = doc
+            .find("```toml\n[redact.policy]")
+            .expect("redact example")
+            + 8;
+        let example = &doc[start..start + doc[start..].find("```").unwrap()];
+        let c = Config::from_toml(example, no_env).unwrap();
+        let s = c.settings().unwrap();
+        let policies = s
+            .config
+            .redact
+            .compile(&PseudonymKey::new([1u8; 32]))
+            .unwrap();
+        let clinic = policies.for_tenant(&TenantId::new("clinic").unwrap());
+        assert_eq!(clinic.profile(), ward_redact::Profile::Hipaa);
+        let other = policies.for_tenant(&TenantId::new("acme").unwrap());
+        assert_eq!(other.redact_str("EMP-123456").text, "[EMPLOYEE_ID]");
+        assert_eq!(
+            other.redact_str("ops@corp.example").text,
+            "ops@corp.example"
+        );
+
+        let e = Config::from_toml(
+            "[redact.policy]\nrules = [{ name = \"x\", pattern = \"(\" }]\n",
+            no_env,
+        )
+        .unwrap()
+        .settings()
+        .unwrap_err();
+        assert!(e.to_string().starts_with("redact.policy"), "{e}");
+        let e = Config::from_toml("[redact.tenants.\"Bad Name\"]\n", no_env)
+            .unwrap()
+            .settings()
+            .unwrap_err();
+        assert!(e.to_string().starts_with("redact.tenants"), "{e}");
+        let e = Config::from_toml("[redact.policy]\nprofile = \"loose\"\n", no_env).unwrap_err();
+        assert!(e.to_string().contains("loose"), "{e}");
+        let off = |k: &str| (k == "WARD_REDACT_ENABLED").then(|| "false".to_string());
+        assert!(!Config::from_toml("", off).unwrap().redact.enabled);
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("16MiB"), Ok(16 << 20));
         assert_eq!(parse_size("512"), Ok(512));
@@ -509,14 +653,15 @@ mod tests {
     #[test]
     fn every_key_is_documented() {
         let doc = include_str!("../../../docs/configuration.md");
-        for (key, _) in Config::keys() {
+        for (key, default) in Config::keys() {
             let leaf = key.rsplit('.').next().unwrap_or(&key);
             assert!(
                 doc.contains(&format!("`{leaf}`")),
                 "docs/configuration.md does not document {key}"
             );
             assert!(
-                doc.contains(&Config::env_name(&key)),
+                matches!(default, toml::Value::Table(_) | toml::Value::Array(_))
+                    || doc.contains(&Config::env_name(&key)),
                 "docs/configuration.md does not name {}",
                 Config::env_name(&key)
             );

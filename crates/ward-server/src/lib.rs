@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod pipeline;
 pub mod problem;
 pub mod routes;
+pub mod scrub;
+pub mod security;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +39,8 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::problem::Problem;
 use crate::routes::{health, ingest, keys, query, tail};
+use crate::scrub::Scrubber;
+use crate::security::SecurityEvents;
 
 /// Everything a handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -47,6 +51,8 @@ pub struct AppState {
     pub store: Store,
     /// Ingest pipeline.
     pub pipeline: Pipeline,
+    /// Security event bus.
+    pub security: SecurityEvents,
     /// Ward's own metrics.
     pub metrics: Arc<Metrics>,
     /// API key verification.
@@ -158,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/traces", get(query::search_traces))
         .route("/api/v1/traces/{trace_id}", get(query::trace))
         .route("/api/v1/services", get(query::services))
+        .route("/api/v1/security/events", get(query::security_events))
         .route_layer(guard(Scope::Read));
     // The tail is a long-lived stream: no request timeout.
     let streaming = Router::new()
@@ -224,6 +231,17 @@ pub enum ServerError {
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(String),
+    /// The pseudonym key could not be read or created.
+    #[error("pseudonym key {path}: {source}")]
+    PseudonymKey {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The `[redact]` policies did not compile.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl Server {
@@ -248,9 +266,32 @@ impl Server {
             ),
             None => None,
         };
+        let redact = &settings.config.redact;
+        let key_path = redact.pseudonym_key_path(&settings.config.data_dir);
+        let master_key = scrub::load_or_create_master_key(&key_path).map_err(|source| {
+            ServerError::PseudonymKey {
+                path: key_path,
+                source,
+            }
+        })?;
+        let policies = if redact.enabled {
+            Some(redact.compile(&master_key)?)
+        } else {
+            tracing::warn!(
+                "redact.enabled is false: telemetry is stored unscrubbed, secrets included"
+            );
+            None
+        };
+        let security = SecurityEvents::start(store.clone(), metrics.clone());
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
-            pipeline: Pipeline::new(store.clone(), metrics.clone()),
+            pipeline: Pipeline::new(
+                store.clone(),
+                metrics.clone(),
+                Scrubber::new(policies, master_key),
+                security.clone(),
+            ),
+            security,
             keys: KeyVerifier::new(store.clone()),
             settings: Arc::new(settings),
             store,
@@ -291,6 +332,7 @@ impl Server {
         } = self;
         let shutdown_timeout = state.settings.shutdown_timeout;
         let store = state.store.clone();
+        let security = state.security.clone();
         let stopped = {
             let rx = state.shutdown.clone();
             move || {
@@ -320,6 +362,7 @@ impl Server {
             if let Some(task) = grpc_task {
                 let _ = task.await;
             }
+            security.flush().await;
             let _ = store.shutdown().await;
             http_result
         };
@@ -353,8 +396,17 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let (_stop, shutdown) = watch::channel(false);
         let settings = crate::config::Config::default().settings().unwrap();
+        let key = ward_redact::PseudonymKey::new([3u8; 32]);
+        let policies = settings.config.redact.compile(&key).unwrap();
+        let security = SecurityEvents::start(store.clone(), metrics.clone());
         AppState {
-            pipeline: Pipeline::new(store.clone(), metrics.clone()),
+            pipeline: Pipeline::new(
+                store.clone(),
+                metrics.clone(),
+                Scrubber::new(Some(policies), key),
+                security.clone(),
+            ),
+            security,
             keys: KeyVerifier::new(store.clone()),
             settings: Arc::new(settings),
             store,
@@ -392,7 +444,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked >= 16, "{checked}");
+        assert!(checked >= 17, "{checked}");
     }
 
     #[tokio::test]

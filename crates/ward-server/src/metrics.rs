@@ -27,6 +27,44 @@ pub struct RejectLabels {
     pub reason: &'static str,
 }
 
+/// Labels of the redaction counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RedactionLabels {
+    /// Tenant the records belong to.
+    pub tenant: String,
+    /// What was redacted (`email`, `aws_access_key_id`, a custom rule's name …).
+    #[prometheus(flatten)]
+    pub kind: KindLabel,
+}
+
+/// The `type` label (a Rust keyword, hence the wrapper).
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct KindLabel(pub String);
+
+impl EncodeLabelSet for KindLabel {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelSetEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        prometheus_client::encoding::EncodeLabel::encode(
+            &("type", self.0.as_str()),
+            encoder.encode_label(),
+        )
+    }
+}
+
+/// Labels of the security event counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SecurityLabels {
+    /// Tenant concerned.
+    pub tenant: String,
+    /// Event kind, e.g. `credential_in_telemetry`.
+    #[prometheus(flatten)]
+    pub kind: KindLabel,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: &'static str,
+}
+
 /// Every metric Ward keeps about itself.
 pub struct Metrics {
     registry: Registry,
@@ -50,6 +88,12 @@ pub struct Metrics {
     pub resident_memory: Gauge,
     /// Live-tail subscribers.
     pub tail_subscribers: Gauge,
+    /// Values redacted before storage, by tenant and type.
+    pub redactions: Family<RedactionLabels, Counter>,
+    /// Security events raised, by tenant, kind and severity.
+    pub security_events: Family<SecurityLabels, Counter>,
+    /// Security events that could not be stored (queue full or store error).
+    pub security_events_lost: Counter,
 }
 
 impl Default for Metrics {
@@ -122,6 +166,24 @@ impl Metrics {
             "Open live-tail streams",
             tail_subscribers.clone(),
         );
+        let redactions = Family::<RedactionLabels, Counter>::default();
+        registry.register(
+            "redactions",
+            "Values redacted by the scrubber before storage, by tenant and type",
+            redactions.clone(),
+        );
+        let security_events = Family::<SecurityLabels, Counter>::default();
+        registry.register(
+            "security_events",
+            "Security events raised, by tenant, kind and severity",
+            security_events.clone(),
+        );
+        let security_events_lost = Counter::default();
+        registry.register(
+            "security_events_lost",
+            "Security events that could not be stored (queue full or store failure)",
+            security_events_lost.clone(),
+        );
         Metrics {
             registry,
             ingest_records,
@@ -134,6 +196,9 @@ impl Metrics {
             store_size,
             resident_memory,
             tail_subscribers,
+            redactions,
+            security_events,
+            security_events_lost,
         }
     }
 
@@ -205,6 +270,17 @@ mod tests {
             "ward_ingest_rejected_total{signal=\"logs\",reason=\"invalid_timestamp\"} 1"
         ));
         assert!(text.contains("ward_store_commit_seconds_bucket"));
+        m.redactions
+            .get_or_create(&RedactionLabels {
+                tenant: "default".into(),
+                kind: KindLabel("email".into()),
+            })
+            .inc();
+        let text = m.encode();
+        assert!(
+            text.contains("ward_redactions_total{tenant=\"default\",type=\"email\"} 1"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("# EOF"));
     }
 }

@@ -1,14 +1,18 @@
-//! The pipeline every decoded batch goes through, whatever protocol brought it: store
-//! (durably, the caller waits for the commit), then count it and hand it to live-tail
-//! subscribers. Later stages (redaction, normalisation, signals) are added here, in order.
+//! The pipeline every decoded batch goes through, whatever protocol brought it, in order:
+//! scrub (personal data and secrets removed by the tenant's policy, [`crate::scrub`]), store
+//! (durably, the caller waits for the commit), then count it, raise a security event for every
+//! credential the scrubber found, and hand the batch to live-tail subscribers. Nothing that was
+//! scrubbed away ever reaches the store, the tail or a forwarder.
 
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
-use ward_model::{Batch, LogRecord, MetricPoint, Span};
+use ward_model::{Batch, LogRecord, MetricPoint, SecurityEvent, SecuritySeverity, Span, TenantId};
 use ward_store::{Store, StoreError};
 
-use crate::metrics::{IngestLabels, Metrics};
+use crate::metrics::{IngestLabels, KindLabel, Metrics, RedactionLabels};
+use crate::scrub::{ScrubReport, Scrubber};
+use crate::security::SecurityEvents;
 
 /// Committed batches kept for slow live-tail readers before they are told they lagged.
 const TAIL_BUFFER_BATCHES: usize = 256;
@@ -83,16 +87,26 @@ impl IntoBatch for MetricPoint {
 pub struct Pipeline {
     store: Store,
     metrics: Arc<Metrics>,
+    scrubber: Scrubber,
+    security: SecurityEvents,
     tail: broadcast::Sender<Arc<Batch>>,
 }
 
 impl Pipeline {
-    /// A pipeline writing to `store`.
-    pub fn new(store: Store, metrics: Arc<Metrics>) -> Pipeline {
+    /// A pipeline scrubbing with `scrubber`, writing to `store`, raising credential findings on
+    /// `security`.
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        scrubber: Scrubber,
+        security: SecurityEvents,
+    ) -> Pipeline {
         let (tail, _) = broadcast::channel(TAIL_BUFFER_BATCHES);
         Pipeline {
             store,
             metrics,
+            scrubber,
+            security,
             tail,
         }
     }
@@ -101,13 +115,14 @@ impl Pipeline {
     /// acknowledge it. `protocol` labels the metrics (`otlp_http`, `otlp_grpc`, `json`).
     pub async fn ingest(
         &self,
-        batch: Batch,
+        mut batch: Batch,
         signal: SignalKind,
         protocol: &'static str,
     ) -> Result<(), IngestError> {
         if batch.is_empty() {
             return Ok(());
         }
+        let found = self.scrubber.scrub(&mut batch);
         let batch = Arc::new(batch);
         let committed = self.store.try_submit(batch.clone()).map_err(|e| {
             let reason = match e {
@@ -139,11 +154,53 @@ impl Pipeline {
                 protocol,
             })
             .inc_by(batch.len() as u64);
+        // Counted only once committed, so that a client retrying a refused batch is not
+        // counted twice.
+        self.report(&batch.tenant, signal, &found);
         if !batch.logs.is_empty() && self.tail.receiver_count() > 0 {
             // An error only means every subscriber left meanwhile.
             let _ = self.tail.send(batch);
         }
         Ok(())
+    }
+
+    /// Counts what the scrubber removed and raises one security event per credential type,
+    /// service and location of the batch.
+    fn report(&self, tenant: &TenantId, signal: SignalKind, found: &ScrubReport) {
+        let now = ward_model::time::now_unix_nanos();
+        for (service, report) in found {
+            for (kind, count) in report.counts() {
+                self.metrics
+                    .redactions
+                    .get_or_create(&RedactionLabels {
+                        tenant: tenant.to_string(),
+                        kind: KindLabel(kind.as_str().to_owned()),
+                    })
+                    .inc_by(count);
+            }
+            for credential in report.credentials() {
+                let location = credential.key.as_deref().unwrap_or("body");
+                let mut details = ward_model::Attributes::new();
+                details.insert("credential_type".into(), credential.kind.as_str().into());
+                details.insert("location".into(), location.into());
+                details.insert("signal".into(), signal.as_str().into());
+                details.insert("count".into(), credential.count.into());
+                details.insert("detector".into(), credential.detector.as_str().into());
+                self.security.raise(SecurityEvent {
+                    time_unix_nano: now,
+                    tenant: tenant.clone(),
+                    kind: SecurityEvent::CREDENTIAL_IN_TELEMETRY.into(),
+                    severity: SecuritySeverity::High,
+                    service: service.clone(),
+                    message: format!(
+                        "credential of type {} found in {} of service {service:?} at {location:?}; it was redacted before storage, but rotate it",
+                        credential.kind.as_str(),
+                        signal.as_str()
+                    ),
+                    details,
+                });
+            }
+        }
     }
 
     /// Counts request bytes received for `signal` from `tenant`.

@@ -87,7 +87,9 @@
 //! time window, newest first, and stops as soon as the page is full. Filters are compiled to
 //! SQL with exactly the meaning of `Filter::matches_log` / `matches_span`, all values bound
 //! as parameters. Cursors encode the position (day, key) of the last item, so pages stay stable
-//! while data arrives. Tenants and API keys use a separate small writer connection.
+//! while data arrives. Tenants and API keys use a separate small writer connection, and so do
+//! security events (`security_events (id, tenant, time, kind, severity, service, message,
+//! details)`, added by migration 2; the server aggregates them so they stay few).
 
 #![warn(missing_docs)]
 
@@ -98,6 +100,7 @@ mod filter_sql;
 mod functions;
 mod read;
 mod schema;
+mod security;
 pub mod seed;
 mod types;
 mod writer;
@@ -113,9 +116,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{Semaphore, oneshot};
-use ward_model::{Batch, LogRecord, Span, TenantId, TraceId};
+use ward_model::{Batch, LogRecord, SecurityEvent, Span, TenantId, TraceId};
 
 pub use error::StoreError;
+pub use security::SecurityEventQuery;
 pub use types::{
     CommitStats, KeyRecord, LogQuery, MAX_PAGE_LIMIT, Page, ServiceSummary, StoreConfig,
     TraceQuery, TraceSummary,
@@ -154,6 +158,7 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     pool: ReadPool,
     admin: KeyAdmin,
+    security: SecurityLog,
     probes: AtomicU64,
 }
 
@@ -186,6 +191,7 @@ impl Store {
         schema::migrate(&mut conn, ward_model::time::now_unix_nanos())?;
 
         let admin = KeyAdmin::on(Connection::open(&db_path)?, config.synchronous_full)?;
+        let security = SecurityLog::on(Connection::open(&db_path)?, config.synchronous_full)?;
 
         let readers = config.read_connections.max(1);
         let mut conns = Vec::with_capacity(readers);
@@ -217,6 +223,7 @@ impl Store {
                     permits: Arc::new(Semaphore::new(readers)),
                 },
                 admin,
+                security,
                 probes: AtomicU64::new(0),
             }),
         })
@@ -386,6 +393,19 @@ impl Store {
         &self.inner.admin
     }
 
+    /// Where security events are appended.
+    pub fn security_log(&self) -> &SecurityLog {
+        &self.inner.security
+    }
+
+    /// A page of a tenant's security events, newest first.
+    pub async fn security_events(
+        &self,
+        query: SecurityEventQuery,
+    ) -> Result<Page<SecurityEvent>, StoreError> {
+        self.read(move |conn| security::query(conn, &query)).await
+    }
+
     /// Runs `f` on a pooled read connection on the blocking thread pool.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
@@ -536,6 +556,38 @@ impl KeyAdmin {
     /// Number of stored keys, revoked ones included.
     pub fn count_keys(&self) -> Result<usize, StoreError> {
         admin::count_keys(&self.conn())
+    }
+}
+
+/// Appends security events, on its own small connection (see [`Store::security_log`]).
+pub struct SecurityLog {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SecurityLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityLog").finish_non_exhaustive()
+    }
+}
+
+impl SecurityLog {
+    fn on(conn: Connection, synchronous_full: bool) -> Result<SecurityLog> {
+        configure_writer(&conn, synchronous_full, ADMIN_CACHE_KIB)?;
+        Ok(SecurityLog {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Appends `events` durably, in one transaction (blocking: call it off the async runtime).
+    pub fn append(&self, events: &[SecurityEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        security::append(
+            &mut lock(&self.conn),
+            events,
+            ward_model::time::now_unix_nanos(),
+        )
     }
 }
 

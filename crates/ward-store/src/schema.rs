@@ -270,9 +270,10 @@ pub(crate) fn partition_ddl(kind: Kind, ymd: i32) -> String {
 
 /// The ordered migrations of the fixed (non-partitioned) tables. Never edit a released entry:
 /// append a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE tenants (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE tenants (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         created_at INTEGER NOT NULL
@@ -321,7 +322,22 @@ const MIGRATIONS: &[(i64, &str)] = &[(
         revoked INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX api_keys_tenant ON api_keys(tenant_id);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE security_events (
+        id INTEGER PRIMARY KEY,
+        tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+        time_ns INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        service TEXT NOT NULL,
+        message TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX security_events_tenant ON security_events(tenant_id);",
+    ),
+];
 
 /// The newest schema version this build knows.
 pub(crate) fn latest_version() -> i64 {

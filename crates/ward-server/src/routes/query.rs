@@ -279,3 +279,93 @@ pub async fn services(
     let services = state.store.services(&principal.tenant, from, to).await?;
     Ok(Json(ServicesReply { services }))
 }
+
+/// Parameters of `GET /api/v1/security/events`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SecurityParams {
+    /// Only this kind, e.g. `credential_in_telemetry`.
+    pub kind: Option<String>,
+    /// Only events at least this severe: `low`, `medium`, `high`, `critical`.
+    pub min_severity: Option<String>,
+    /// Start of the range; default 24h ago.
+    pub from: Option<String>,
+    /// End of the range (exclusive).
+    pub to: Option<String>,
+    /// Page size, 1–1000, default 100.
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Answer of `GET /api/v1/security/events`.
+#[derive(Debug, Serialize)]
+pub struct SecurityEventsPage {
+    /// Newest first.
+    pub events: Vec<SecurityEventView>,
+    /// Pass as `cursor` for the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One security event as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct SecurityEventView {
+    /// RFC 3339 time.
+    pub time: String,
+    /// Unix nanoseconds.
+    pub time_unix_nano: i64,
+    /// What happened.
+    pub kind: String,
+    /// `low` … `critical`.
+    pub severity: ward_model::SecuritySeverity,
+    /// Service involved, if any.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub service: String,
+    /// One sentence.
+    pub message: String,
+    /// Structured facts.
+    pub details: ward_model::Attributes,
+}
+
+/// `GET /api/v1/security/events`.
+pub async fn security_events(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(params): Query<SecurityParams>,
+) -> Result<Json<SecurityEventsPage>, Problem> {
+    let min_severity = params
+        .min_severity
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| Problem::bad_request(format!("min_severity: {e}")))?;
+    let (from, to) = time_range(&state, params.from.as_deref(), params.to.as_deref())?;
+    let page = state
+        .store
+        .security_events(ward_store::SecurityEventQuery {
+            tenant: principal.tenant,
+            from_unix_nano: from,
+            to_unix_nano: to,
+            kind: params.kind,
+            min_severity,
+            limit: limit(params.limit)?,
+            cursor: params.cursor,
+        })
+        .await?;
+    Ok(Json(SecurityEventsPage {
+        events: page
+            .items
+            .into_iter()
+            .map(|e| SecurityEventView {
+                time: ward_model::time::format_rfc3339(e.time_unix_nano),
+                time_unix_nano: e.time_unix_nano,
+                kind: e.kind,
+                severity: e.severity,
+                service: e.service,
+                message: e.message,
+                details: e.details,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

@@ -1,4 +1,4 @@
-//! `ward query logs|trace|traces|services` and `ward tail`.
+//! `ward query logs|trace|traces|services|security` and `ward tail`.
 
 use std::time::Duration;
 
@@ -44,6 +44,29 @@ pub enum QueryCommand {
         #[arg(long, default_value = "24h")]
         since: String,
         /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Security events (e.g. credentials found in telemetry), newest first.
+    #[command(
+        after_help = "Examples:\n  ward query security --since 7d\n  ward query security --kind credential_in_telemetry --min-severity high --json"
+    )]
+    Security {
+        /// Start: a duration ago, RFC 3339 or Unix time.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Only this kind of event.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only events at least this severe: low, medium, high, critical.
+        #[arg(long)]
+        min_severity: Option<String>,
+        /// Most events to print.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print one JSON object per line.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -223,6 +246,40 @@ pub async fn run(cmd: QueryCommand) -> anyhow::Result<()> {
                     s["log_count"],
                     s["span_count"],
                     s["metric_count"]
+                );
+            }
+            Ok(())
+        }
+        QueryCommand::Security {
+            since,
+            kind,
+            min_severity,
+            limit,
+            json,
+            remote,
+        } => {
+            let client = Client::new(&remote)?;
+            let mut params = vec![("from", since), ("limit", limit.clamp(1, 1000).to_string())];
+            params.extend(kind.map(|k| ("kind", k)));
+            params.extend(min_severity.map(|s| ("min_severity", s)));
+            let page: Value = client
+                .json(
+                    client
+                        .request(Method::GET, "/api/v1/security/events")
+                        .query(&params),
+                )
+                .await?;
+            for e in page["events"].as_array().into_iter().flatten() {
+                if json {
+                    println!("{e}");
+                    continue;
+                }
+                println!(
+                    "{}  {:<8} {:<24} {}",
+                    e["time"].as_str().unwrap_or(""),
+                    e["severity"].as_str().unwrap_or(""),
+                    e["kind"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or(""),
                 );
             }
             Ok(())
