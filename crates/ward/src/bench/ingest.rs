@@ -1,7 +1,8 @@
 //! `ward bench ingest`: how many log records per second Ward acknowledges durably, next to the
 //! two limits it is made of: the store alone (in-process) and HTTP plus decoding alone (the
 //! sink). All three see the same records; then Ward runs at half its maximum rate on a fixed
-//! schedule to show its latency when it is not saturated.
+//! schedule to show its latency when it is not saturated, and finally a second Ward with
+//! scrubbing turned off (`redact.enabled = false`) shows what the scrubbing stage costs.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -81,6 +82,10 @@ pub struct IngestReport {
     pub ward_peak_rss_bytes: Option<u64>,
     /// Ward's `VmHWM` (kernel-tracked peak) at the end (none for `--url`).
     pub ward_vm_hwm_bytes: Option<u64>,
+    /// (d) Ward with scrubbing off, closed loop (none for `--url`).
+    pub ward_unscrubbed: Option<Figures>,
+    /// 1 − (c) ÷ (d): the share of ingest throughput the scrubbing stage costs.
+    pub scrub_cost: Option<f64>,
     /// Ward's rate divided by the raw store's.
     pub ward_vs_raw_store: f64,
     /// Ward's rate divided by the sink's.
@@ -218,28 +223,10 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
             api_key: args.api_key.clone(),
         },
         None => {
-            let dir = tempfile::Builder::new()
-                .prefix("ward-bench-ingest-")
-                .tempdir()
-                .context("cannot make a temporary directory")?;
-            let http = process::loopback()?;
-            let command = process::ward_serve_command(
-                &dir.path().join("data"),
-                dir.path(),
-                http,
-                process::loopback()?,
-            )?;
+            let (dir, ward, target) = start_ward(&client, &[]).await?;
             temp = Some(dir);
-            let mut ward = ChildGuard::spawn("ward serve", command)?;
-            ward.wait_ready(http, Duration::from_millis(5), Duration::from_secs(60))
-                .await?;
-            let admin = ward.admin_key(Duration::from_secs(5)).await?;
-            let key = create_key(&client, &format!("http://{http}"), &admin, "ingest").await?;
             server = Some(ward);
-            OtlpTarget {
-                endpoint: format!("http://{http}/v1/logs"),
-                api_key: Some(key),
-            }
+            target
         }
     };
     let sampler = server.as_ref().map(|s| RssSampler::start(s.pid()));
@@ -292,6 +279,34 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
     }
     drop(temp);
 
+    let ward_unscrubbed = if args.url.is_none() {
+        eprintln!(
+            "(d) Ward with scrubbing off: {connections} connections for {:?}…",
+            args.duration
+        );
+        let (dir, mut unscrubbed, target) =
+            start_ward(&client, &[("WARD_REDACT_ENABLED", "false")]).await?;
+        let export = {
+            let (client, bodies) = (client.clone(), bodies.clone());
+            move |worker: usize, i: u64| {
+                let (client, target) = (client.clone(), target.clone());
+                let body = bodies[pick(worker, i, bodies.len())].stamped(now_unix_nanos(), spread);
+                async move { load::export(&client, &target, body, batch).await }
+            }
+        };
+        load::closed_loop(connections, args.warmup, export.clone()).await?;
+        let figures = load::closed_loop(connections, args.duration, export).await?;
+        figures.check("(d) Ward with scrubbing off")?;
+        unscrubbed.stop()?;
+        drop(dir);
+        Some(figures.figures())
+    } else {
+        None
+    };
+    let scrub_cost = ward_unscrubbed
+        .as_ref()
+        .map(|d| 1.0 - ward.records_per_s / d.records_per_s);
+
     let ward_target = match &args.url {
         Some(url) => format!("existing Ward at {url}"),
         None => "`ward serve` started on a temporary directory, default configuration".into(),
@@ -332,6 +347,8 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
             load_average_start,
             load_average_end: process::load_average(),
         },
+        ward_unscrubbed,
+        scrub_cost,
         ward_vs_raw_store: ward.records_per_s / raw_store.records_per_s,
         ward_vs_http_sink: ward.records_per_s / http_sink.records_per_s,
         raw_store,
@@ -345,6 +362,36 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         ward_peak_rss_bytes,
         ward_vm_hwm_bytes,
     })
+}
+
+/// Starts `ward serve` on a temporary directory with extra environment `env` and makes an
+/// ingest key; returns the directory (removed on drop), the process and where to send.
+async fn start_ward(
+    client: &reqwest::Client,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(tempfile::TempDir, ChildGuard, OtlpTarget)> {
+    let dir = tempfile::Builder::new()
+        .prefix("ward-bench-ingest-")
+        .tempdir()
+        .context("cannot make a temporary directory")?;
+    let http = process::loopback()?;
+    let mut command = process::ward_serve_command(
+        &dir.path().join("data"),
+        dir.path(),
+        http,
+        process::loopback()?,
+    )?;
+    command.envs(env.iter().copied());
+    let mut ward = ChildGuard::spawn("ward serve", command)?;
+    ward.wait_ready(http, Duration::from_millis(5), Duration::from_secs(60))
+        .await?;
+    let admin = ward.admin_key(Duration::from_secs(5)).await?;
+    let key = create_key(client, &format!("http://{http}"), &admin, "ingest").await?;
+    let target = OtlpTarget {
+        endpoint: format!("http://{http}/v1/logs"),
+        api_key: Some(key),
+    };
+    Ok((dir, ward, target))
 }
 
 /// `--spread` in nanoseconds.
@@ -549,20 +596,48 @@ fn render(r: &IngestReport) -> String {
         ]
     };
     let fixed = &r.ward_fixed_rate;
-    out.push_str(&report::table(
-        &["measurement", "records/s", "MB/s", "p50 ms", "p99 ms", "max ms", "acks", "rejected rec / throttled / failed"],
-        &[
-            row(format!("(a) raw store: in-process `Store::try_submit`, {} batches in flight (MB/s = same records as protobuf)", p.connections), &r.raw_store),
-            row("(b) HTTP only: `ward bench sink` (read + decode + convert, nothing stored)".into(), &r.http_sink),
-            row("(c) Ward: `POST /v1/logs`, acknowledged after a durable commit".into(), &r.ward),
-            row(
-                format!(
-                    "(c) Ward at a fixed {} records/s (½ of max; open loop, latency from scheduled send)",
-                    thousands(fixed.target_records_per_s)
-                ),
-                &fixed.figures,
+    let mut rows = vec![
+        row(
+            format!(
+                "(a) raw store: in-process `Store::try_submit`, {} batches in flight (MB/s = same records as protobuf)",
+                p.connections
             ),
+            &r.raw_store,
+        ),
+        row(
+            "(b) HTTP only: `ward bench sink` (read + decode + convert, nothing stored)".into(),
+            &r.http_sink,
+        ),
+        row(
+            "(c) Ward: `POST /v1/logs`, acknowledged after a durable commit".into(),
+            &r.ward,
+        ),
+        row(
+            format!(
+                "(c) Ward at a fixed {} records/s (½ of max; open loop, latency from scheduled send)",
+                thousands(fixed.target_records_per_s)
+            ),
+            &fixed.figures,
+        ),
+    ];
+    if let Some(d) = &r.ward_unscrubbed {
+        rows.push(row(
+            "(d) Ward with scrubbing off (`WARD_REDACT_ENABLED=false`), as (c)".into(),
+            d,
+        ));
+    }
+    out.push_str(&report::table(
+        &[
+            "measurement",
+            "records/s",
+            "MB/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "acks",
+            "rejected rec / throttled / failed",
         ],
+        &rows,
     ));
     out.push('\n');
     let rss = match (r.ward_peak_rss_bytes, r.ward_vm_hwm_bytes) {
@@ -584,6 +659,12 @@ fn render(r: &IngestReport) -> String {
                 format!("{:.2}×", r.ward_vs_http_sink),
             ],
             vec!["Ward peak RSS during (c)".into(), rss],
+            vec![
+                "scrubbing cost: 1 − (c) ÷ (d)".into(),
+                r.scrub_cost
+                    .map(|c| format!("{:.1}%", c * 100.0))
+                    .unwrap_or_else(|| "not measured (--url)".into()),
+            ],
         ],
     ));
     for (name, f) in [
