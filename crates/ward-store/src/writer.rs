@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -53,6 +54,8 @@ pub(crate) fn run(
     config: WriterConfig,
     _lock: File,
 ) {
+    let checkpointer = Checkpointer::start(&conn);
+    let rx = Preparer::start(rx);
     let mut writer = Writer {
         conn,
         caches: Caches::default(),
@@ -60,15 +63,15 @@ pub(crate) fn run(
     // `recv` only fails once the queue is empty and the store handle dropped its sender, i.e.
     // after shutdown (or drop) — which is exactly "commit everything already queued".
     while let Ok(first) = rx.recv() {
-        shared.queued.fetch_sub(first.records, Ordering::AcqRel);
-        let mut records = first.records;
+        shared.queued.fetch_sub(first.job.records, Ordering::AcqRel);
+        let mut records = first.job.records;
         let mut jobs = vec![first];
         // Group commit: take whatever else is already waiting, without waiting for more.
         while records < config.max_commit_records {
             match rx.try_recv() {
                 Ok(job) => {
-                    shared.queued.fetch_sub(job.records, Ordering::AcqRel);
-                    records += job.records;
+                    shared.queued.fetch_sub(job.job.records, Ordering::AcqRel);
+                    records += job.job.records;
                     jobs.push(job);
                 }
                 Err(_) => break,
@@ -95,13 +98,194 @@ pub(crate) fn run(
             }
         }
         let message = result.err().map(|e| e.to_string());
-        for job in jobs {
+        for Prepared { job, .. } in jobs {
             let outcome = match &message {
                 None => Ok(()),
                 Some(m) => Err(StoreError::WriteFailed(m.clone())),
             };
             // The submitter may have stopped waiting; that is fine.
             let _ = job.done.send(outcome);
+        }
+        if ok {
+            checkpointer.nudge();
+        }
+    }
+    // Ends the checkpointer before `_lock` is released.
+    checkpointer.stop();
+}
+
+/// FTS5 `hashsize` of log partitions (see `partition`).
+const FTS_HASH_BYTES: i64 = 32 << 20;
+
+/// A job with the per-record work that needs no database done ahead of the writer.
+struct Prepared {
+    job: Job,
+    /// One per log record of the batch, in order.
+    logs: Vec<PreparedLog>,
+}
+
+/// The encoded attributes and the FTS text of a log record.
+struct PreparedLog {
+    attributes: Result<Option<String>>,
+    fts: String,
+}
+
+impl Prepared {
+    fn new(job: Job) -> Prepared {
+        let logs = job
+            .batch
+            .logs
+            .iter()
+            .map(|rec| PreparedLog {
+                attributes: attributes_json(&rec.attributes),
+                fts: fts_text(&rec.body),
+            })
+            .collect();
+        Prepared { job, logs }
+    }
+}
+
+/// Most prepared jobs waiting for the writer; when they are this many the preparing thread
+/// waits, and the queue in front of it fills up (and refuses) as before.
+const PREPARED_AHEAD: usize = 4096;
+
+/// Runs [`Prepared::new`] (JSON encoding of attributes, tokenizing bodies for the FTS index) on
+/// its own thread, between the queue and the writer, so that the only writer spends its time in
+/// SQLite. Jobs keep their order. The queue's record count still drops only when the writer
+/// takes a job, so the queue bound covers prepared jobs too.
+enum Preparer {
+    Thread(Receiver<Prepared>),
+    /// The thread could not be started: the writer prepares jobs itself.
+    Inline(Arc<std::sync::Mutex<Receiver<Job>>>),
+}
+
+impl Preparer {
+    fn start(rx: Receiver<Job>) -> Preparer {
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let (tx, prepared) = std::sync::mpsc::sync_channel(PREPARED_AHEAD);
+        let source = Arc::clone(&rx);
+        let spawned = std::thread::Builder::new()
+            .name("ward-store-prepare".into())
+            .spawn(move || {
+                let source = source.lock().unwrap_or_else(|e| e.into_inner());
+                // Ends when the store drops its sender (after the queue is drained) or the
+                // writer is gone.
+                while let Ok(job) = source.recv() {
+                    if tx.send(Prepared::new(job)).is_err() {
+                        break;
+                    }
+                }
+            });
+        match spawned {
+            Ok(_) => Preparer::Thread(prepared),
+            Err(e) => {
+                tracing::warn!(error = %e, "no preparing thread; the writer prepares batches itself");
+                Preparer::Inline(rx)
+            }
+        }
+    }
+
+    fn recv(&self) -> std::result::Result<Prepared, std::sync::mpsc::RecvError> {
+        match self {
+            Preparer::Thread(rx) => rx.recv(),
+            Preparer::Inline(rx) => Ok(Prepared::new(
+                rx.lock().unwrap_or_else(|e| e.into_inner()).recv()?,
+            )),
+        }
+    }
+
+    fn try_recv(&self) -> std::result::Result<Prepared, std::sync::mpsc::TryRecvError> {
+        match self {
+            Preparer::Thread(rx) => rx.try_recv(),
+            Preparer::Inline(rx) => Ok(Prepared::new(
+                rx.lock().unwrap_or_else(|e| e.into_inner()).try_recv()?,
+            )),
+        }
+    }
+}
+
+/// Frames in the WAL after which the writer checkpoints itself, in its commit: a safety valve
+/// for when the background checkpointer falls behind (normally it has already copied nearly
+/// every frame by then, so this is cheap). It also lets SQLite restart the WAL from its
+/// beginning, which needs every frame checkpointed when a transaction begins.
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+
+/// Copies committed WAL frames into the database file on its own thread and connection
+/// (`PRAGMA wal_checkpoint(PASSIVE)`, never blocking the writer), so that the writer's commits
+/// only append to the WAL. The writer's own automatic checkpoint is raised to
+/// [`WRITER_AUTOCHECKPOINT_PAGES`] as a backstop. A checkpoint only moves data that is already
+/// durable in the WAL (and syncs the database file with the same `synchronous` level as the
+/// writer), so acknowledgements do not depend on it.
+struct Checkpointer {
+    nudge: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Starts the thread; without one (it could not be set up) the writer checkpoints itself as
+    /// before.
+    fn start(writer: &Connection) -> Checkpointer {
+        let none = Checkpointer {
+            nudge: None,
+            thread: None,
+        };
+        let setup = || -> Result<Connection> {
+            let path = writer
+                .path()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| StoreError::Internal("in-memory database".into()))?;
+            let synchronous: i64 = writer.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            let conn = Connection::open(path)?;
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.pragma_update(None, "synchronous", synchronous)?;
+            conn.pragma_update(None, "cache_size", -1024)?;
+            writer.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
+            Ok(conn)
+        };
+        let conn = match setup() {
+            Ok(conn) => conn,
+            Err(e) => {
+                tracing::warn!(error = %e, "no background checkpointer; the writer checkpoints itself");
+                return none;
+            }
+        };
+        let (nudge, nudged) = std::sync::mpsc::sync_channel::<()>(1);
+        let spawned = std::thread::Builder::new()
+            .name("ward-store-checkpoint".into())
+            .spawn(move || {
+                while nudged.recv().is_ok() {
+                    let result = conn
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "background checkpoint failed");
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                }
+            });
+        match spawned {
+            Ok(thread) => Checkpointer {
+                nudge: Some(nudge),
+                thread: Some(thread),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "no background checkpointer; the writer checkpoints itself");
+                let _ = writer.pragma_update(None, "wal_autocheckpoint", 1000);
+                none
+            }
+        }
+    }
+
+    /// New frames were committed: checkpoint them when the thread is free (nudges coalesce).
+    fn nudge(&self) {
+        if let Some(n) = &self.nudge {
+            let _ = n.try_send(());
+        }
+    }
+
+    fn stop(mut self) {
+        self.nudge = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -112,7 +296,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn write_group(&mut self, jobs: &[Job]) -> Result<()> {
+    fn write_group(&mut self, jobs: &[Prepared]) -> Result<()> {
         let result = self.try_write_group(jobs);
         if result.is_err() {
             // The rollback undid rows the caches may describe (new tenants, resources,
@@ -123,17 +307,39 @@ impl Writer {
         result
     }
 
-    fn try_write_group(&mut self, jobs: &[Job]) -> Result<()> {
+    fn try_write_group(&mut self, jobs: &[Prepared]) -> Result<()> {
         let now = ward_model::time::now_unix_nanos();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let c = &mut self.caches;
         let mut summary = Summary::default();
+        let mut logs = Vec::new();
+        let mut spans = Vec::new();
         for job in jobs {
-            write_batch(&tx, &mut self.caches, &job.batch, &mut summary, now)?;
+            stage_batch(&tx, c, job, &mut logs, &mut spans, now)?;
+        }
+        // Rows go in in time order across the whole group (stable: rows of one nanosecond keep
+        // their submission order, which their sequence numbers record). Row keys then grow
+        // monotonically through the group, so the table and index B-trees are appended to
+        // rather than split at random, and FTS5 keeps accumulating its pending terms in memory:
+        // it must flush them to a new segment whenever a rowid is smaller than the previous
+        // one, which with overlapping batches happened for nearly every batch.
+        logs.sort_by_key(|r: &Staged<(&LogRecord, &PreparedLog)>| r.time);
+        spans.sort_by_key(|r: &Staged<&Span>| r.time);
+        for row in &logs {
+            let ymd = write_log(&tx, c, row, now)?;
+            summary.add(row.ids.tenant, row.ids.service, Kind::Logs, ymd, row.time);
+        }
+        for row in &spans {
+            let ymd = write_span(&tx, c, row, now)?;
+            summary.add(row.ids.tenant, row.ids.service, Kind::Spans, ymd, row.time);
+        }
+        for Prepared { job, .. } in jobs {
+            write_metrics(&tx, c, &job.batch, &mut summary, now)?;
         }
         summary.flush(&tx)?;
-        for ((kind, _), part) in self.caches.parts.iter_mut() {
+        for ((kind, _), part) in c.parts.iter_mut() {
             if part.spill_dirty {
                 tx.execute(
                     "UPDATE partitions SET spill_ns = MAX(spill_ns, ?1) WHERE kind = ?2 AND day = ?3",
@@ -142,6 +348,7 @@ impl Writer {
                 part.spill_dirty = false;
             }
         }
+        c.trim_used_keys();
         tx.commit()?;
         Ok(())
     }
@@ -198,93 +405,265 @@ struct Caches {
     full_ranges: HashMap<(Kind, Day, i64), i64>,
 }
 
+impl Caches {
+    /// Keeps the writer's memory of allocated keys bounded: partitions not written in the
+    /// group just done forget theirs (they fall back to probing the database), and if the
+    /// remaining ones together still hold too many, they forget theirs too.
+    fn trim_used_keys(&mut self) {
+        let mut total = 0;
+        for part in self.parts.values_mut() {
+            if !std::mem::take(&mut part.keys.written) {
+                part.keys.forget();
+            }
+            total += part.keys.used.len();
+        }
+        if total > MAX_USED_RANGES_TOTAL {
+            for part in self.parts.values_mut() {
+                part.keys.forget();
+            }
+        }
+    }
+}
+
+/// Identifiers of a staged row's tenant, resource, service and scope.
+#[derive(Clone, Copy)]
+struct Ids {
+    tenant: i64,
+    resource: i64,
+    service: i64,
+    scope: Option<i64>,
+}
+
+/// A log record or span of the group, with its interned identifiers, waiting to be written in
+/// time order.
+struct Staged<T> {
+    time: i64,
+    ids: Ids,
+    item: T,
+}
+
 /// A partition as the writer sees it.
 struct PartState {
     ymd: i32,
     insert_sql: String,
     fts_sql: Option<String>,
     range_max_sql: String,
-    /// Largest key in the table (`None`: empty). Rows arriving in time order get
-    /// `max_key + 1` or a fresh nanosecond base without touching the database.
-    max_key: Option<i64>,
+    keys: UsedKeys,
     spill_ns: i64,
     spill_dirty: bool,
 }
 
-fn write_batch(
+/// Per key range (nanosecond offset, see `schema::key_base`) the largest key this writer gave
+/// out in it, so that allocating a key needs no index probe, even for rows older than the
+/// newest. What it does not know, it learns from the database: ranges at or below the table's
+/// largest key when the writer first saw the partition or last forgot (`loaded_max`) and ranges
+/// whose entries were dropped to bound memory (below `floor`).
+struct UsedKeys {
+    loaded_max: Option<i64>,
+    /// Largest key in the table (only this writer adds keys).
+    max_key: Option<i64>,
+    /// Range offset → largest key allocated in the range. Exact for every range it holds:
+    /// every allocation updates it.
+    used: HashMap<i64, i64, BuildHasherDefault<RangeHasher>>,
+    /// Ranges below this offset may have been dropped from `used`.
+    floor: i64,
+    /// A key was allocated during the current group.
+    written: bool,
+}
+
+/// Most key ranges one partition remembers; beyond it the older half is dropped. At 100k
+/// rows/s with distinct timestamps this is over a second of rows (about 10 MiB).
+const MAX_USED_RANGES: usize = 1 << 18;
+/// Most key ranges all partitions together remember after a group.
+const MAX_USED_RANGES_TOTAL: usize = 2 * MAX_USED_RANGES;
+
+impl UsedKeys {
+    fn new(loaded_max: Option<i64>) -> UsedKeys {
+        UsedKeys {
+            loaded_max,
+            max_key: loaded_max,
+            used: HashMap::default(),
+            floor: 0,
+            written: false,
+        }
+    }
+
+    /// The largest key in use in range `range` (`None`: the range is empty), or `Err(())`
+    /// when only the database knows.
+    fn lookup(&self, range: i64, range_base: i64) -> std::result::Result<Option<i64>, ()> {
+        if let Some(&key) = self.used.get(&range) {
+            return Ok(Some(key));
+        }
+        if range >= self.floor && self.loaded_max.is_none_or(|m| m < range_base) {
+            // Only this writer adds keys above `loaded_max`, and it remembers every one of
+            // them at or above `floor`.
+            return Ok(None);
+        }
+        Err(())
+    }
+
+    /// Records that `key` (the largest so far in `range`) was given out.
+    fn record(&mut self, range: i64, key: i64) {
+        self.used.insert(range, key);
+        self.max_key = self.max_key.max(Some(key));
+        self.written = true;
+        if self.used.len() > MAX_USED_RANGES {
+            // Drop the older half; the ranges below the median are then looked up in the
+            // database again should a row that old still arrive.
+            let mut ranges: Vec<i64> = self.used.keys().copied().collect();
+            let mid = ranges.len() / 2;
+            let (_, median, _) = ranges.select_nth_unstable(mid);
+            let median = *median;
+            self.used.retain(|r, _| *r >= median);
+            self.floor = self.floor.max(median);
+        }
+    }
+
+    /// Forgets the ranges: those up to the largest key are looked up in the database again
+    /// (rows in time order still need no lookup).
+    fn forget(&mut self) {
+        if !self.used.is_empty() {
+            self.used = HashMap::default();
+        }
+        self.loaded_max = self.max_key;
+        self.floor = 0;
+    }
+}
+
+/// Hasher of the `i64` range offsets: one multiplication (SipHash would cost more than the
+/// rest of the lookup). Offsets are not attacker-chosen in any way that matters here: the worst
+/// case is a slower map, bounded in size.
+#[derive(Default)]
+struct RangeHasher(u64);
+
+impl Hasher for RangeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_i64(&mut self, i: i64) {
+        let h = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
+/// Resolves the identifiers of a batch's records and stages its logs and spans; the records of
+/// one batch nearly always share a resource and scope, so each is compared with the previous
+/// record (cheap) before anything is hashed or serialised.
+fn stage_batch<'b>(
+    tx: &Transaction<'_>,
+    c: &mut Caches,
+    prepared: &'b Prepared,
+    logs: &mut Vec<Staged<(&'b LogRecord, &'b PreparedLog)>>,
+    spans: &mut Vec<Staged<&'b Span>>,
+    now: i64,
+) -> Result<()> {
+    let batch = &*prepared.job.batch;
+    let tenant = tenant_id(tx, &mut c.tenants, &batch.tenant, now)?;
+    let mut interner = Interner::default();
+    logs.reserve(batch.logs.len());
+    for (rec, prep) in batch.logs.iter().zip(&prepared.logs) {
+        let ids = interner.ids(tx, c, tenant, &rec.resource, &rec.scope)?;
+        logs.push(Staged {
+            time: rec.time_unix_nano,
+            ids,
+            item: (rec, prep),
+        });
+    }
+    spans.reserve(batch.spans.len());
+    for span in &batch.spans {
+        let ids = interner.ids(tx, c, tenant, &span.resource, &span.scope)?;
+        spans.push(Staged {
+            time: span.start_time_unix_nano,
+            ids,
+            item: span,
+        });
+    }
+    Ok(())
+}
+
+/// The resource and scope of the previous record of a batch, with their ids.
+#[derive(Default)]
+struct Interner<'b> {
+    resource: Option<(&'b Resource, (i64, i64))>,
+    scope: Option<(&'b Scope, Option<i64>)>,
+}
+
+impl<'b> Interner<'b> {
+    fn ids(
+        &mut self,
+        tx: &Transaction<'_>,
+        c: &mut Caches,
+        tenant: i64,
+        resource: &'b Resource,
+        scope: &'b Scope,
+    ) -> Result<Ids> {
+        let (resource_id, service) = match self.resource {
+            Some((prev, ids)) if prev == resource => ids,
+            _ => {
+                let ids = resource_id(tx, c, resource)?;
+                self.resource = Some((resource, ids));
+                ids
+            }
+        };
+        let scope_id = match self.scope {
+            Some((prev, id)) if prev == scope => id,
+            _ => {
+                let id = scope_id(tx, &mut c.scopes, scope)?;
+                self.scope = Some((scope, id));
+                id
+            }
+        };
+        Ok(Ids {
+            tenant,
+            resource: resource_id,
+            service,
+            scope: scope_id,
+        })
+    }
+}
+
+fn write_metrics(
     tx: &Transaction<'_>,
     c: &mut Caches,
     batch: &Batch,
     summary: &mut Summary,
     now: i64,
 ) -> Result<()> {
+    if batch.metrics.is_empty() {
+        return Ok(());
+    }
     let tenant = tenant_id(tx, &mut c.tenants, &batch.tenant, now)?;
-    // Records of one batch nearly always share a resource and scope: compare with the previous
-    // record (cheap) before hashing/serialising anything.
-    let mut last_resource: Option<(&Resource, (i64, i64))> = None;
-    let mut last_scope: Option<(&Scope, Option<i64>)> = None;
-    macro_rules! resource_of {
-        ($r:expr) => {{
-            let r: &Resource = $r;
-            match last_resource {
-                Some((prev, ids)) if prev == r => ids,
-                _ => {
-                    let ids = resource_id(tx, c, r)?;
-                    last_resource = Some((r, ids));
-                    ids
-                }
-            }
-        }};
-    }
-    macro_rules! scope_of {
-        ($s:expr) => {{
-            let s: &Scope = $s;
-            match last_scope {
-                Some((prev, id)) if prev == s => id,
-                _ => {
-                    let id = scope_id(tx, &mut c.scopes, s)?;
-                    last_scope = Some((s, id));
-                    id
-                }
-            }
-        }};
-    }
-    for rec in &batch.logs {
-        let (resource, service) = resource_of!(&rec.resource);
-        let scope = scope_of!(&rec.scope);
-        let day = Day::of(rec.time_unix_nano);
-        let ymd = write_log(tx, c, tenant, resource, service, scope, day, rec, now)?;
-        summary.add(tenant, service, Kind::Logs, ymd, rec.time_unix_nano);
-    }
-    for span in &batch.spans {
-        let (resource, service) = resource_of!(&span.resource);
-        let scope = scope_of!(&span.scope);
-        let day = Day::of(span.start_time_unix_nano);
-        let ymd = write_span(tx, c, tenant, resource, service, scope, day, span, now)?;
-        summary.add(tenant, service, Kind::Spans, ymd, span.start_time_unix_nano);
-    }
+    let mut interner = Interner::default();
     for point in &batch.metrics {
-        let (resource, service) = resource_of!(&point.resource);
-        let scope = scope_of!(&point.scope);
+        let ids = interner.ids(tx, c, tenant, &point.resource, &point.scope)?;
         let day = Day::of(point.time_unix_nano);
-        let ymd = write_metric(tx, c, tenant, resource, service, scope, day, point, now)?;
-        summary.add(tenant, service, Kind::Metrics, ymd, point.time_unix_nano);
+        let ymd = write_metric(tx, c, ids, day, point, now)?;
+        summary.add(
+            tenant,
+            ids.service,
+            Kind::Metrics,
+            ymd,
+            point.time_unix_nano,
+        );
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_log(
     tx: &Transaction<'_>,
     c: &mut Caches,
-    tenant: i64,
-    resource: i64,
-    service: i64,
-    scope: Option<i64>,
-    day: Day,
-    rec: &LogRecord,
+    row: &Staged<(&LogRecord, &PreparedLog)>,
     now: i64,
 ) -> Result<i32> {
+    let (rec, prep) = row.item;
+    let day = Day::of(rec.time_unix_nano);
     let part = partition(tx, &mut c.parts, Kind::Logs, day, now)?;
     let key = alloc_key(
         tx,
@@ -297,42 +676,35 @@ fn write_log(
     let mut stmt = tx.prepare_cached(&part.insert_sql)?;
     stmt.execute(params![
         key,
-        tenant,
-        service,
+        row.ids.tenant,
+        row.ids.service,
         i64::from(rec.severity().number()),
         rec.time_unix_nano,
         rec.observed_time_unix_nano,
         i64::from(rec.severity_number),
-        resource,
-        scope,
+        row.ids.resource,
+        row.ids.scope,
         rec.trace_id.map(|t| t.0.to_vec()),
         rec.span_id.map(|s| s.0.to_vec()),
         non_empty(&rec.severity_text),
-        attributes_json(&rec.attributes)?,
+        prep.attributes
+            .as_ref()
+            .map_err(|e| StoreError::WriteFailed(e.to_string()))?,
         rec.body,
     ])?;
     if let Some(fts_sql) = &part.fts_sql {
-        let text = fts_text(&rec.body);
         // A body without a single token can never match a full-text term.
-        if !text.is_empty() {
-            tx.prepare_cached(fts_sql)?.execute(params![key, text])?;
+        if !prep.fts.is_empty() {
+            tx.prepare_cached(fts_sql)?
+                .execute(params![key, prep.fts])?;
         }
     }
     Ok(part.ymd)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_span(
-    tx: &Transaction<'_>,
-    c: &mut Caches,
-    tenant: i64,
-    resource: i64,
-    service: i64,
-    scope: Option<i64>,
-    day: Day,
-    span: &Span,
-    now: i64,
-) -> Result<i32> {
+fn write_span(tx: &Transaction<'_>, c: &mut Caches, row: &Staged<&Span>, now: i64) -> Result<i32> {
+    let span = row.item;
+    let day = Day::of(span.start_time_unix_nano);
     let part = partition(tx, &mut c.parts, Kind::Spans, day, now)?;
     let key = alloc_key(
         tx,
@@ -354,15 +726,15 @@ fn write_span(
     };
     tx.prepare_cached(&part.insert_sql)?.execute(params![
         key,
-        tenant,
-        service,
+        row.ids.tenant,
+        row.ids.service,
         span.start_time_unix_nano,
         span.end_time_unix_nano,
         span.duration_nanos(),
         i64::from(span.kind.number()),
         i64::from(span.status.code.number()),
-        resource,
-        scope,
+        row.ids.resource,
+        row.ids.scope,
         span.trace_id.0.to_vec(),
         span.span_id.0.to_vec(),
         span.parent_span_id.map(|p| p.0.to_vec()),
@@ -376,14 +748,10 @@ fn write_span(
     Ok(part.ymd)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn write_metric(
     tx: &Transaction<'_>,
     c: &mut Caches,
-    tenant: i64,
-    resource: i64,
-    service: i64,
-    scope: Option<i64>,
+    ids: Ids,
     day: Day,
     point: &MetricPoint,
     now: i64,
@@ -396,10 +764,10 @@ fn write_metric(
     };
     // Metric rows need no time-ordered key (nothing pages through them yet): plain rowids.
     tx.prepare_cached(&part.insert_sql)?.execute(params![
-        tenant,
-        service,
-        resource,
-        scope,
+        ids.tenant,
+        ids.service,
+        ids.resource,
+        ids.scope,
         point.time_unix_nano,
         point.start_time_unix_nano,
         point.monotonic,
@@ -561,6 +929,19 @@ fn partition<'c>(
                 )));
             }
             let table = schema::table(kind, ymd);
+            if kind == Kind::Logs {
+                // Tuning, not schema: FTS5 flushes its pending terms to a new segment whenever
+                // they exceed `hashsize` (default 1 MB), which for a group of a few thousand
+                // records happened several times per commit, and every extra small segment
+                // costs merge work later. With room for a whole group, a commit writes one
+                // segment (it flushes at commit in any case). Stored in the FTS table's
+                // config, so it is set again each time the writer opens a partition.
+                let fts = schema::fts_table(ymd);
+                tx.execute(
+                    &format!("INSERT INTO {fts} ({fts}, rank) VALUES ('hashsize', ?1)"),
+                    [FTS_HASH_BYTES],
+                )?;
+            }
             let max_key: Option<i64> =
                 tx.query_row(&format!("SELECT MAX(id) FROM {table}"), [], |r| r.get(0))?;
             let (insert_sql, fts_sql) = match kind {
@@ -595,7 +976,7 @@ fn partition<'c>(
                 insert_sql,
                 fts_sql,
                 range_max_sql: format!("SELECT MAX(id) FROM {table} WHERE id BETWEEN ?1 AND ?2"),
-                max_key,
+                keys: UsedKeys::new(max_key),
                 spill_ns,
                 spill_dirty: false,
             }))
@@ -604,10 +985,11 @@ fn partition<'c>(
 }
 
 /// Allocates the row key of a record at `time` (see `schema::key_base`): the next free
-/// sequence number of its nanosecond. Rows in time order take the fast path; a late row costs
-/// one index probe. When all 65,536 keys of a nanosecond are taken, the row spills into the key
-/// range of the following nanosecond(s) and the partition records how far, so that queries
-/// widen their key window and filter on the exact time column instead.
+/// sequence number of its nanosecond, as remembered by [`UsedKeys`] (a late row costs an index
+/// probe only if its range is older than what the writer remembers). When all 65,536 keys of a
+/// nanosecond are taken, the row spills into the key range of the following nanosecond(s) and
+/// the partition records how far, so that queries widen their key window and filter on the
+/// exact time column instead.
 fn alloc_key(
     tx: &Transaction<'_>,
     part: &mut PartState,
@@ -620,39 +1002,22 @@ fn alloc_key(
     let offset = i64::try_from(day.offset_of(time))
         .map_err(|_| StoreError::Internal("offset out of range".into()))?;
     let exhausted = || StoreError::WriteFailed("row key space of the partition exhausted".into());
-    let base = schema::key_base(offset).ok_or_else(exhausted)?;
-    match part.max_key {
-        None => {
-            part.max_key = Some(base);
-            return Ok(base);
-        }
-        Some(max) if max < base => {
-            part.max_key = Some(base);
-            return Ok(base);
-        }
-        // The newest nanosecond so far, with room left: keys of a nanosecond are always a
-        // contiguous run from its base, so max + 1 is free.
-        Some(max) if max < (base | SEQ_MASK) => {
-            part.max_key = Some(max + 1);
-            return Ok(max + 1);
-        }
-        Some(_) => {}
-    }
-    // A late row (or a full nanosecond): probe the database.
-    let mut step = full_ranges.get(&(kind, day, offset)).copied().unwrap_or(0);
+    let mut step = if full_ranges.is_empty() {
+        0
+    } else {
+        full_ranges.get(&(kind, day, offset)).copied().unwrap_or(0)
+    };
     loop {
-        let range_base = offset
-            .checked_add(step)
-            .and_then(schema::key_base)
-            .ok_or_else(exhausted)?;
+        let range = offset.checked_add(step).ok_or_else(exhausted)?;
+        let range_base = schema::key_base(range).ok_or_else(exhausted)?;
         let range_top = range_base | SEQ_MASK;
-        let used: Option<i64> = if part.max_key.is_some_and(|m| m < range_base) {
-            None
-        } else {
-            tx.prepare_cached(&part.range_max_sql)?
+        let used = match part.keys.lookup(range, range_base) {
+            Ok(used) => used,
+            Err(()) => tx
+                .prepare_cached(&part.range_max_sql)?
                 .query_row(params![range_base, range_top], |r| r.get(0))
                 .optional()?
-                .flatten()
+                .flatten(),
         };
         let key = match used {
             None => range_base,
@@ -672,8 +1037,103 @@ fn alloc_key(
                 part.spill_dirty = true;
             }
         }
-        part.max_key = Some(part.max_key.map_or(key, |m| m.max(key)));
+        part.keys.record(range, key);
         debug_assert_eq!(key >> SEQ_BITS, offset + step);
         return Ok(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{SEC, T0, all_logs, config, log, logs_batch, write};
+    use crate::{Store, StoreConfig};
+
+    #[test]
+    fn used_keys_answer_only_what_they_know() {
+        let base = |r: i64| schema::key_base(r).unwrap();
+        let mut keys = UsedKeys::new(Some(base(100) + 3));
+        // At or below the loaded maximum only the database knows; above it nothing is used.
+        assert_eq!(keys.lookup(100, base(100)), Err(()));
+        assert_eq!(keys.lookup(50, base(50)), Err(()));
+        assert_eq!(keys.lookup(101, base(101)), Ok(None));
+        keys.record(101, base(101));
+        keys.record(100, base(100) + 4);
+        assert_eq!(keys.lookup(101, base(101)), Ok(Some(base(101))));
+        assert_eq!(keys.lookup(100, base(100)), Ok(Some(base(100) + 4)));
+        // Forgetting keeps what is certain: nothing above the largest key is used.
+        keys.forget();
+        assert_eq!(keys.lookup(101, base(101)), Err(()));
+        assert_eq!(keys.lookup(102, base(102)), Ok(None));
+        // Bounded: the older half is dropped and looked up again.
+        let mut keys = UsedKeys::new(None);
+        for r in 0..=MAX_USED_RANGES as i64 {
+            keys.record(r, base(r));
+        }
+        assert!(keys.used.len() <= MAX_USED_RANGES / 2 + 1);
+        assert_eq!(keys.lookup(0, base(0)), Err(()));
+        let top = MAX_USED_RANGES as i64;
+        assert_eq!(keys.lookup(top, base(top)), Ok(Some(base(top))));
+        assert_eq!(keys.lookup(top + 1, base(top + 1)), Ok(None));
+    }
+
+    #[tokio::test]
+    async fn late_and_shared_nanoseconds_get_distinct_keys_across_groups_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = T0 + 10 * SEC;
+        let batches = [
+            vec![(t, "a1"), (t + 5, "a2"), (t, "a3")],
+            vec![(t + 3, "b1"), (t, "b2"), (t + 5, "b3"), (t - 2, "b4")],
+        ];
+        let store = Store::open(config(dir.path())).unwrap();
+        // Two batches in one group (submitted together) and then again as separate groups.
+        let acks: Vec<_> = batches
+            .iter()
+            .map(|b| {
+                let logs = b
+                    .iter()
+                    .map(|(at, body)| log(*at, "svc", 9, body))
+                    .collect();
+                store
+                    .try_submit(Arc::new(logs_batch("default", logs)))
+                    .unwrap()
+            })
+            .collect();
+        for ack in acks {
+            ack.await.unwrap();
+        }
+        for b in &batches {
+            let logs = b
+                .iter()
+                .map(|(at, body)| log(*at, "svc", 9, body))
+                .collect();
+            write(&store, logs_batch("default", logs)).await;
+        }
+        store.shutdown().await.unwrap();
+        // A new writer learns the keys from the database.
+        let store = Store::open(StoreConfig {
+            max_commit_records: 1,
+            ..config(dir.path())
+        })
+        .unwrap();
+        write(
+            &store,
+            logs_batch(
+                "default",
+                vec![log(t, "svc", 9, "c1"), log(t + 3, "svc", 9, "c2")],
+            ),
+        )
+        .await;
+        let all = all_logs(&store, "default", "", t - 10, t + 10, 3).await;
+        assert_eq!(all.len(), 2 * 7 + 2);
+        // Newest first; rows of one nanosecond newest-submitted first.
+        let at_t: Vec<&str> = all
+            .iter()
+            .filter(|r| r.time_unix_nano == t)
+            .map(|r| r.body.as_str())
+            .collect();
+        assert_eq!(at_t, ["c1", "b2", "a3", "a1", "b2", "a3", "a1"]);
+        assert_eq!(all_logs(&store, "default", "", t, t + 1, 2).await.len(), 7);
+        store.shutdown().await.unwrap();
     }
 }
