@@ -443,7 +443,15 @@ def item_for(c: Ctx, typ: str) -> Item:
     }
     if typ in simple:
         gen, phrases, keys = simple[typ]
-        return Item(typ, v(gen(r)), phrases, keys, chat=["here's my key {} - is it safe to share?", "I accidentally pasted {} in the chat"])
+        # aws_secret_key and twilio_key have no format of their own: by the context rule (README) they
+        # are only labelled next to their keyword, so their chat lines name it too.  Same number of
+        # templates for every type, so the random stream (and every other line) is unchanged.
+        chat = {"aws_secret_key": ["here's my aws_secret_access_key {} - is it safe to share?",
+                                   "I accidentally pasted AWS_SECRET_ACCESS_KEY={} in the chat"],
+                "twilio_key": ["here's my Twilio API key {} - is it safe to share?",
+                               "I accidentally pasted my twilio key {} in the chat"]}.get(
+            typ, ["here's my key {} - is it safe to share?", "I accidentally pasted {} in the chat"])
+        return Item(typ, v(gen(r)), phrases, keys, chat=chat)
     if typ == "jwt":
         tok = V.jwt(r, c.en)
         return Item(typ, v(tok), ["id_token={}", "Set-Cookie: session={}; Path=/; HttpOnly", "verifying JWT {}", "Authorization: Bearer {}",

@@ -36,7 +36,7 @@ catalog! {
     "email", Email, "`@`, RFC 5322 local part, ≥ 2 DNS labels, alphabetic TLD that is not a file extension";
     "phone.e164", Phone, "`+`/`00` + known country code; national number length and leading digits (52 plans; NANP NXX rules)";
     "phone.nanp", Phone, "NANP `NXX.NXX.XXXX` (dotted)";
-    "phone.national", Phone, "national layouts: NANP, trunk-0 (UK, DE, FR, NL, AU, JP, SE …), BR, IT/ES/PL/IN mobiles; bare runs after a phone keyword";
+    "phone.national", Phone, "national layouts: NANP, trunk-0 with 1-5 digit area codes (UK, DE, FR, NL, AU, JP, SE, IN …), BR, IT/PL/IN mobiles, ES numbers; bare runs after a phone keyword";
     "card.luhn", CreditCard, "13-19 digits, card groupings, Luhn + issuer ranges and lengths";
     "card.track1", CardTrackData, "`%B` PAN `^` name `^` data `?`, Luhn";
     "card.track2", CardTrackData, "`;` PAN `=` data `?`, Luhn";
@@ -54,22 +54,22 @@ catalog! {
     "fr_nir", FrNir, "15 digits: sex, month, department, key = 97 − (n mod 97)";
     "de_tax_id", DeTaxId, "11 digits, digit-repetition rule, ISO 7064 mod 11,10 (2-3-3-3 layout or after keyword)";
     "it_codice_fiscale", ItCodiceFiscale, "16-character structure (omocodia allowed), odd/even check character";
-    "es_nif", EsNif, "8 digits + mod-23 letter";
+    "es_nif", EsNif, "8 digits + mod-23 letter (`12345678Z` or `12345678-Z`)";
     "es_nie", EsNie, "X/Y/Z + 7 digits + mod-23 letter";
     "nl_bsn", NlBsn, "9 digits 11-test, after bsn keyword";
     "pl_pesel", PlPesel, "11 digits, encoded birth date, 1-3-7-9 checksum, after pesel keyword";
     "se_personnummer", SePersonnummer, "YYMMDD-NNNC / YYYYMMDD-NNNC, date + Luhn";
     "fi_hetu", FiHetu, "DDMMYY, century sign, NNN, mod-31 check character";
     "ca_sin", CaSin, "9 digits Luhn, first digit not 0/8 (3-3-3 layout or after sin keyword)";
-    "in_aadhaar", InAadhaar, "12 digits Verhoeff, first digit 2-9 (4-4-4 layout or after keyword)";
+    "in_aadhaar", InAadhaar, "12 digits Verhoeff, first digit 2-9 (4-4-4 layout or after aadhaar/uid keyword)";
     "au_tfn", AuTfn, "8/9 digits weighted mod 11 (3-3-3 layout or after tfn keyword)";
-    "passport", Passport, "6-9 upper-case alphanumerics with ≥ 4 digits, after passport keyword";
+    "passport", Passport, "6-9 upper-case alphanumerics with ≥ 4 digits, after passport keyword (passport, passeport, Reisepass, pasaporte, passaporto)";
     "vin", Vin, "17 characters without I/O/Q, position-9 check digit";
     "us_npi", UsNpi, "10 digits, Luhn over the 80840 prefix, after npi keyword";
     "us_dea", UsDea, "registrant letter + letter + 7 digits checksum, after DEA keyword";
     "us_mbi", UsMbi, "11-character CMS format (no S/L/O/I/B/Z), compact or dashed";
     "mrn", MedicalRecordNumber, "5-16 characters with ≥ 5 digits after MRN/medical record keyword";
-    "ipv4", Ipv4, "dotted quad 0-255 without leading zeros, not after version/build";
+    "ipv4", Ipv4, "dotted quad 0-255 without leading zeros, not right after version/build/rv";
     "ipv6", Ipv6, "hex/colon run parsed by std, ≥ 3 colons (or fe80::/::1), with a digit";
     "mac", MacAddress, "6 hex pairs with uniform `:` or `-`, not all-zero/broadcast";
     "openai", OpenAiKey, "`sk-`, `sk-proj-`, `sk-svcacct-`, `sk-admin-` + anchored regex";
@@ -117,14 +117,15 @@ catalog! {
     "ward.api_key", WardApiKey, "`ward_` + 12 + `_` + 40";
     "jwt", Jwt, "`eyJ` + 3/5 base64url segments, header decodes to JSON with `alg`";
     "private_key", PrivateKey, "`-----BEGIN … PRIVATE KEY-----` to END (whole block)";
-    "url.userinfo", UrlCredentials, "`scheme://user:pass@host` (password, or user and password)";
+    "url.userinfo", UrlCredentials, "`scheme://user:pass@host`: user and password (only the password after token-auth users such as `__token__`, or with `url_credentials = \"password\"`)";
     "url.connection_string", ConnectionString, "database/broker URL schemes with userinfo";
     "keyword.authorization", AuthorizationHeader, "`Authorization:`/`\"authorization\":` value after the scheme";
     "bearer", AuthorizationHeader, "bare `Bearer <token>` (≥ 16 characters)";
-    "keyword.password", PasswordAssignment, "`password=`, `\"passwd\": \"…\"`, `db_pass:`, YAML/logfmt/JSON/escaped JSON";
-    "keyword.secret", GenericSecret, "`secret`, `api_key`, `client_secret`, `private_key`, `credentials` … assignments";
-    "keyword.token", GenericSecret, "`…token` assignments with a random-looking value (≥ 16, entropy ≥ 3)";
-    "keyword.generic", GenericSecret, "high-entropy value (≥ 20, entropy ≥ 3.5) right after a secret keyword without `=`/`:`";
+    "basic", AuthorizationHeader, "bare `Basic <base64>` that decodes to printable `user:password`";
+    "keyword.password", PasswordAssignment, "`password=`, `\"passwd\": \"…\"`, `db_pass:`, YAML/logfmt/JSON/escaped JSON; `password <value>` when the value looks like a password";
+    "keyword.secret", GenericSecret, "`secret`, `api_key`, `client_secret`, `private_key`, `signing_key`, `encryption_key`, `credentials` … assignments";
+    "keyword.token", GenericSecret, "`…token` assignments with a random-looking value (≥ 16, entropy ≥ 3; hex ≥ 2.5)";
+    "keyword.generic", GenericSecret, "high-entropy value (≥ 20, entropy ≥ 3.5; hex ≥ 3) right after a secret keyword without `=`/`:`";
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ impl Default for RedactConfig {
             builtin_field_rules: true,
             operators: BTreeMap::new(),
             pseudonym_key: None,
-            url_credentials: UrlCredentialsMode::Password,
+            url_credentials: UrlCredentialsMode::Auto,
         }
     }
 }
@@ -87,8 +87,13 @@ impl RedactConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UrlCredentialsMode {
-    /// Only the password: `postgres://app:[CONNECTION_STRING]@db:5432/x`.
+    /// Only the password in database and broker connection strings
+    /// (`postgres://app:[CONNECTION_STRING]@db:5432/x`: the role name is what operators debug
+    /// with), user and password in every other URL (`https://[URL_CREDENTIALS]@host/`: a
+    /// basic-auth user name is half of the credential, often a person's login or a token).
     #[default]
+    Auto,
+    /// Only the password: `postgres://app:[CONNECTION_STRING]@db:5432/x`.
     Password,
     /// User and password: `postgres://[CONNECTION_STRING]@db:5432/x`.
     UserAndPassword,

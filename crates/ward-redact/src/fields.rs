@@ -42,12 +42,63 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
     p[pi.min(p.len())..].iter().all(|&c| c == b'*')
 }
 
+/// How a pattern is matched. Nearly every rule is an exact name or a `*suffix`; those are
+/// compared from the end without the general glob, since this runs for every attribute key of
+/// every record.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// No wildcard.
+    Exact,
+    /// `*` followed by a literal (stored without the star).
+    Suffix,
+    /// Anything else.
+    Glob,
+}
+
 /// A compiled field rule.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledFieldRule {
     pattern: Box<[u8]>,
+    shape: Shape,
     pub kind: Kind,
     pub operator: Option<Operator>,
+}
+
+impl CompiledFieldRule {
+    fn new(pattern: &str, kind: Kind, operator: Option<Operator>) -> CompiledFieldRule {
+        let normalised: Vec<u8> = pattern.bytes().map(norm).collect();
+        let wild = |b: &[u8]| b.iter().any(|&c| c == b'*' || c == b'?');
+        let (shape, pattern) = match normalised.split_first() {
+            Some((b'*', rest)) if !rest.is_empty() && !wild(rest) => (Shape::Suffix, rest.to_vec()),
+            _ if !wild(&normalised) => (Shape::Exact, normalised),
+            _ => (Shape::Glob, normalised),
+        };
+        CompiledFieldRule {
+            pattern: pattern.into(),
+            shape,
+            kind,
+            operator,
+        }
+    }
+
+    fn matches(&self, s: &[u8]) -> bool {
+        let p = &self.pattern;
+        match self.shape {
+            Shape::Exact => s.len() == p.len() && ends_with(s, p),
+            Shape::Suffix => s.len() >= p.len() && ends_with(s, p),
+            Shape::Glob => glob(p, s),
+        }
+    }
+}
+
+/// Whether `s` ends with the normalised literal `p` (`s.len() >= p.len()`), compared from the
+/// last byte so that a miss costs one comparison.
+#[inline]
+fn ends_with(s: &[u8], p: &[u8]) -> bool {
+    s.iter()
+        .rev()
+        .zip(p.iter().rev())
+        .all(|(&a, &b)| norm(a) == b)
 }
 
 /// The field rules of a redactor, in priority order (configured rules first).
@@ -60,23 +111,20 @@ impl FieldRules {
     pub(crate) fn new(configured: &[FieldRule], builtin: bool, enabled: KindSet) -> FieldRules {
         let mut rules: Vec<CompiledFieldRule> = configured
             .iter()
-            .map(|r| CompiledFieldRule {
-                pattern: r.pattern.bytes().map(norm).collect(),
-                kind: r
-                    .kind
-                    .clone()
-                    .unwrap_or_else(|| Kind::custom("redacted_field")),
-                operator: r.operator.clone(),
+            .map(|r| {
+                CompiledFieldRule::new(
+                    &r.pattern,
+                    r.kind
+                        .clone()
+                        .unwrap_or_else(|| Kind::custom("redacted_field")),
+                    r.operator.clone(),
+                )
             })
             .collect();
         if builtin {
             for (pattern, kind) in BUILTIN_FIELD_RULES {
                 if enabled.contains(kind) {
-                    rules.push(CompiledFieldRule {
-                        pattern: pattern.bytes().map(norm).collect(),
-                        kind: kind.clone(),
-                        operator: None,
-                    });
+                    rules.push(CompiledFieldRule::new(pattern, kind.clone(), None));
                 }
             }
         }
@@ -89,7 +137,7 @@ impl FieldRules {
         let path = path.map(str::as_bytes).filter(|p| *p != key);
         self.rules
             .iter()
-            .find(|r| glob(&r.pattern, key) || path.is_some_and(|p| glob(&r.pattern, p)))
+            .find(|r| r.matches(key) || path.is_some_and(|p| r.matches(p)))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -158,6 +206,59 @@ mod tests {
         assert!(g("*a*b*c*", "xxaxxbxxcxx"));
         assert!(!g("*a*b*c", "xxaxxbxxcxxd"));
         assert!(g("*", ""));
+    }
+
+    #[test]
+    fn fast_shapes_agree_with_glob() {
+        let keys = [
+            "password",
+            "DB-Password",
+            "userPassword",
+            "password_policy",
+            "vault.secret",
+            "secret",
+            "X-Api-Key",
+            "abc",
+            "pan",
+            "a.pan",
+            "span",
+            "",
+            "cookie",
+            "set-cookie",
+            "x.Set_Cookie",
+            "ssn",
+            "my_ssn",
+            "lessn",
+            "tokens",
+            "id_token",
+        ];
+        let patterns = [
+            "password",
+            "*password",
+            "*.secret",
+            "x_api_*",
+            "a?c",
+            "pan",
+            "*.pan",
+            "cookie",
+            "*.set_cookie",
+            "ssn",
+            "*_ssn",
+            "*token",
+            "*",
+            "*a*b*c*",
+        ];
+        for p in patterns {
+            let rule = CompiledFieldRule::new(p, Kind::GenericSecret, None);
+            let normalised: Vec<u8> = p.bytes().map(norm).collect();
+            for k in keys {
+                assert_eq!(
+                    rule.matches(k.as_bytes()),
+                    glob(&normalised, k.as_bytes()),
+                    "{p} vs {k}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -52,7 +52,7 @@
 //! | `email` | `email` | `@`, RFC 5322 local part, ≥ 2 DNS labels, alphabetic TLD that is not a file extension | default, gdpr, hipaa, strict |
 //! | `phone.e164` | `phone` | `+`/`00` + known country code; national number length and leading digits (52 plans; NANP NXX rules) | default, gdpr, hipaa, strict |
 //! | `phone.nanp` | `phone` | NANP `NXX.NXX.XXXX` (dotted) | default, gdpr, hipaa, strict |
-//! | `phone.national` | `phone` | national layouts: NANP, trunk-0 (UK, DE, FR, NL, AU, JP, SE …), BR, IT/ES/PL/IN mobiles; bare runs after a phone keyword | default, gdpr, hipaa, strict |
+//! | `phone.national` | `phone` | national layouts: NANP, trunk-0 with 1-5 digit area codes (UK, DE, FR, NL, AU, JP, SE, IN …), BR, IT/PL/IN mobiles, ES numbers; bare runs after a phone keyword | default, gdpr, hipaa, strict |
 //! | `card.luhn` | `credit_card` | 13-19 digits, card groupings, Luhn + issuer ranges and lengths | default, gdpr, hipaa, pci, strict |
 //! | `card.track1` | `card_track_data` | `%B` PAN `^` name `^` data `?`, Luhn | default, gdpr, hipaa, pci, strict |
 //! | `card.track2` | `card_track_data` | `;` PAN `=` data `?`, Luhn | default, gdpr, hipaa, pci, strict |
@@ -70,22 +70,22 @@
 //! | `fr_nir` | `fr_nir` | 15 digits: sex, month, department, key = 97 − (n mod 97) | default, gdpr, strict |
 //! | `de_tax_id` | `de_tax_id` | 11 digits, digit-repetition rule, ISO 7064 mod 11,10 (2-3-3-3 layout or after keyword) | default, gdpr, strict |
 //! | `it_codice_fiscale` | `it_codice_fiscale` | 16-character structure (omocodia allowed), odd/even check character | default, gdpr, strict |
-//! | `es_nif` | `es_nif` | 8 digits + mod-23 letter | default, gdpr, strict |
+//! | `es_nif` | `es_nif` | 8 digits + mod-23 letter (`12345678Z` or `12345678-Z`) | default, gdpr, strict |
 //! | `es_nie` | `es_nie` | X/Y/Z + 7 digits + mod-23 letter | default, gdpr, strict |
 //! | `nl_bsn` | `nl_bsn` | 9 digits 11-test, after bsn keyword | default, gdpr, strict |
 //! | `pl_pesel` | `pl_pesel` | 11 digits, encoded birth date, 1-3-7-9 checksum, after pesel keyword | default, gdpr, strict |
 //! | `se_personnummer` | `se_personnummer` | YYMMDD-NNNC / YYYYMMDD-NNNC, date + Luhn | default, gdpr, strict |
 //! | `fi_hetu` | `fi_hetu` | DDMMYY, century sign, NNN, mod-31 check character | default, gdpr, strict |
 //! | `ca_sin` | `ca_sin` | 9 digits Luhn, first digit not 0/8 (3-3-3 layout or after sin keyword) | default, gdpr, strict |
-//! | `in_aadhaar` | `in_aadhaar` | 12 digits Verhoeff, first digit 2-9 (4-4-4 layout or after keyword) | default, gdpr, strict |
+//! | `in_aadhaar` | `in_aadhaar` | 12 digits Verhoeff, first digit 2-9 (4-4-4 layout or after aadhaar/uid keyword) | default, gdpr, strict |
 //! | `au_tfn` | `au_tfn` | 8/9 digits weighted mod 11 (3-3-3 layout or after tfn keyword) | default, gdpr, strict |
-//! | `passport` | `passport` | 6-9 upper-case alphanumerics with ≥ 4 digits, after passport keyword | default, gdpr, hipaa, strict |
+//! | `passport` | `passport` | 6-9 upper-case alphanumerics with ≥ 4 digits, after passport keyword (passport, passeport, Reisepass, pasaporte, passaporto) | default, gdpr, hipaa, strict |
 //! | `vin` | `vin` | 17 characters without I/O/Q, position-9 check digit | gdpr, hipaa, strict |
 //! | `us_npi` | `us_npi` | 10 digits, Luhn over the 80840 prefix, after npi keyword | default, gdpr, hipaa, strict |
 //! | `us_dea` | `us_dea` | registrant letter + letter + 7 digits checksum, after DEA keyword | default, gdpr, hipaa, strict |
 //! | `us_mbi` | `us_mbi` | 11-character CMS format (no S/L/O/I/B/Z), compact or dashed | default, gdpr, hipaa, strict |
 //! | `mrn` | `medical_record_number` | 5-16 characters with ≥ 5 digits after MRN/medical record keyword | default, gdpr, hipaa, strict |
-//! | `ipv4` | `ipv4` | dotted quad 0-255 without leading zeros, not after version/build | gdpr, hipaa, strict |
+//! | `ipv4` | `ipv4` | dotted quad 0-255 without leading zeros, not right after version/build/rv | gdpr, hipaa, strict |
 //! | `ipv6` | `ipv6` | hex/colon run parsed by std, ≥ 3 colons (or fe80::/::1), with a digit | gdpr, hipaa, strict |
 //! | `mac` | `mac_address` | 6 hex pairs with uniform `:` or `-`, not all-zero/broadcast | gdpr, hipaa, strict |
 //! | `openai` | `openai_key` | `sk-`, `sk-proj-`, `sk-svcacct-`, `sk-admin-` + anchored regex | all |
@@ -133,14 +133,15 @@
 //! | `ward.api_key` | `ward_api_key` | `ward_` + 12 + `_` + 40 | all |
 //! | `jwt` | `jwt` | `eyJ` + 3/5 base64url segments, header decodes to JSON with `alg` | all |
 //! | `private_key` | `private_key` | `-----BEGIN … PRIVATE KEY-----` to END (whole block) | all |
-//! | `url.userinfo` | `url_credentials` | `scheme://user:pass@host` (password, or user and password) | all |
+//! | `url.userinfo` | `url_credentials` | `scheme://user:pass@host`: user and password (only the password after token-auth users such as `__token__`, or with `url_credentials = "password"`) | all |
 //! | `url.connection_string` | `connection_string` | database/broker URL schemes with userinfo | all |
 //! | `keyword.authorization` | `authorization_header` | `Authorization:`/`"authorization":` value after the scheme | all |
 //! | `bearer` | `authorization_header` | bare `Bearer <token>` (≥ 16 characters) | all |
-//! | `keyword.password` | `password_assignment` | `password=`, `"passwd": "…"`, `db_pass:`, YAML/logfmt/JSON/escaped JSON | all |
-//! | `keyword.secret` | `generic_secret` | `secret`, `api_key`, `client_secret`, `private_key`, `credentials` … assignments | all |
-//! | `keyword.token` | `generic_secret` | `…token` assignments with a random-looking value (≥ 16, entropy ≥ 3) | all |
-//! | `keyword.generic` | `generic_secret` | high-entropy value (≥ 20, entropy ≥ 3.5) right after a secret keyword without `=`/`:` | all |
+//! | `basic` | `authorization_header` | bare `Basic <base64>` that decodes to printable `user:password` | all |
+//! | `keyword.password` | `password_assignment` | `password=`, `"passwd": "…"`, `db_pass:`, YAML/logfmt/JSON/escaped JSON; `password <value>` when the value looks like a password | all |
+//! | `keyword.secret` | `generic_secret` | `secret`, `api_key`, `client_secret`, `private_key`, `signing_key`, `encryption_key`, `credentials` … assignments | all |
+//! | `keyword.token` | `generic_secret` | `…token` assignments with a random-looking value (≥ 16, entropy ≥ 3; hex ≥ 2.5) | all |
+//! | `keyword.generic` | `generic_secret` | high-entropy value (≥ 20, entropy ≥ 3.5; hex ≥ 3) right after a secret keyword without `=`/`:` | all |
 //!
 //! Besides text detectors, **field rules** ([`FieldRule`], [`Redactor::field_action`]) remove the
 //! value of attributes by key whatever it looks like: `*password`, `*authorization`, `*token`,

@@ -173,7 +173,10 @@ impl PseudonymKey {
     /// assert_eq!(master.derive(b"acme").len(), 32);
     /// ```
     pub fn derive(&self, context: &[u8]) -> PseudonymKey {
-        PseudonymKey::new(hmac_sha256(&self.0, &[b"ward pseudonym key", &[0], context]))
+        PseudonymKey::new(hmac_sha256(
+            &self.0,
+            &[b"ward pseudonym key", &[0], context],
+        ))
     }
 
     /// Key length in bytes.

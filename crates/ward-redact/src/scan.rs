@@ -34,8 +34,8 @@ use regex_automata::{Anchored, Input};
 use crate::config::UrlCredentialsMode;
 use crate::detectors::secrets::{self, Action, RULES};
 use crate::detectors::{
-    Context, Hit, at, before, boundary_before, contact, financial, government, health, is_alnum,
-    is_word, kw, network, run_end, run_start, skip_word,
+    Context, Hit, access_log_number, at, before, boundary_before, contact, financial, government,
+    health, is_alnum, is_word, kw, network, run_end, run_start, skip_word,
 };
 use crate::kind::{Kind, KindSet};
 
@@ -54,8 +54,9 @@ const MAX_LITERAL_GROUPS: usize = 4;
 
 /// The literal triggers, split into SIMD-searchable groups.
 struct Literals {
-    /// Each searcher with the global index of its first pattern.
-    groups: Vec<(Searcher, usize)>,
+    /// Each searcher with the global index (position in the trigger list) of each of its
+    /// patterns.
+    groups: Vec<(Searcher, Vec<usize>)>,
 }
 
 impl Literals {
@@ -63,16 +64,23 @@ impl Literals {
         if patterns.is_empty() {
             return None;
         }
+        // Teddy fingerprints as many leading bytes as its shortest pattern has (at most four).
+        // Three-byte literals (`sk-`, `://`, `bic` …) in a group make every candidate check
+        // three bytes only, and then one position in thirty or so needs verifying: keeping them
+        // in a group of their own lets the long literals use four-byte fingerprints.
+        let (short, long): (Vec<usize>, Vec<usize>) =
+            (0..patterns.len()).partition(|&i| patterns[i].len() < 4);
         let mut groups = Vec::new();
-        for (g, chunk) in patterns
+        for chunk in long
             .chunks(GROUP_SIZE)
-            .enumerate()
+            .chain(short.chunks(GROUP_SIZE))
             .take(MAX_LITERAL_GROUPS)
         {
+            let lits: Vec<&[u8]> = chunk.iter().map(|&i| patterns[i].as_bytes()).collect();
             let packed = packed::Config::new()
                 .match_kind(packed::MatchKind::LeftmostFirst)
                 .builder()
-                .extend(chunk.iter().map(|p| p.as_bytes()))
+                .extend(lits.iter().copied())
                 .build();
             let searcher = match packed {
                 Some(p) => Searcher::Packed(p),
@@ -80,11 +88,11 @@ impl Literals {
                 None => Searcher::Ac(
                     AhoCorasickBuilder::new()
                         .match_kind(MatchKind::LeftmostFirst)
-                        .build(chunk)
+                        .build(&lits)
                         .ok()?,
                 ),
             };
-            groups.push((searcher, g * GROUP_SIZE));
+            groups.push((searcher, chunk.to_vec()));
         }
         Some(Literals { groups })
     }
@@ -95,7 +103,7 @@ impl Literals {
         if from >= hay.len() {
             return None;
         }
-        let (searcher, offset) = self.groups.get(g)?;
+        let (searcher, index) = self.groups.get(g)?;
         let m = match searcher {
             Searcher::Packed(s) => s
                 .find_in(hay, aho_corasick::Span::from(from..hay.len()))
@@ -104,7 +112,7 @@ impl Literals {
                 .find(AcInput::new(hay).range(from..))
                 .map(|m| (m.pattern().as_usize(), m.start())),
         };
-        m.map(|(p, s)| (p + offset, s))
+        m.and_then(|(p, s)| Some((*index.get(p)?, s)))
     }
 }
 
@@ -386,6 +394,14 @@ impl Scanner {
                 i = skip_word(t, tok.end, true).max(p + 1);
                 continue;
             }
+            if after == b'-'
+                && self.on(&Kind::EsNif)
+                && let Some(hit) = government::nif_dashed(t, &tok)
+            {
+                i = hit.end;
+                out.push(hit);
+                continue;
+            }
             if (after == b'.' || after == b'-') && is_alnum(at(t, tok.end + 1)) {
                 // `123-45-6789-abc`, `10.0.0.1.nip.io`: part of a larger identifier.
                 i = run_end(t, tok.end, usize::MAX, |b| {
@@ -396,7 +412,7 @@ impl Scanner {
             }
             // A number token must not overlap a claimed region either (e.g. a phone number
             // running into a URL password).
-            if cursor.overlaps(tok.start, tok.end) {
+            if cursor.overlaps(tok.start, tok.end) || access_log_number(t, tok.start) {
                 i = tok.end.max(p + 1);
                 continue;
             }
@@ -476,7 +492,7 @@ impl Scanner {
         // Dotted runs are versions, decimals, dates and IP addresses, plus one phone style.
         if sep == Sep::Uniform(b'.') {
             if shape.len() == 4 && network::ipv4_groups(tok) {
-                return if self.on(&Kind::Ipv4) && !ctx.get().has(kw::NOT_IP) {
+                return if self.on(&Kind::Ipv4) && !network::version_before(t, tok.start) {
                     span(Kind::Ipv4, "ipv4")
                 } else {
                     None
@@ -589,62 +605,103 @@ impl Scanner {
             return None;
         }
         let on = |k: &Kind| self.on(k);
-        match n {
+        // Each length is shared by several identifiers: every one whose checksum passes is a
+        // candidate, and the nearest keyword in front picks one (`ITIN 900-78-3823
+        // routing_number=080523617` is a routing number).
+        let candidates: &[(bool, (Kind, &'static str), u32)] = match n {
             9 => {
                 let (a, g, s) = (&d[..3], &d[3..5], &d[5..]);
-                if on(&Kind::UsItin) && v::us_itin(a, g, s) && ctx.get().has(kw::SSN) {
-                    return span(Kind::UsItin, "us_itin");
-                }
-                if on(&Kind::UsSsn) && v::us_ssn(a, g, s) && ctx.get().has(kw::SSN) {
-                    return span(Kind::UsSsn, "us_ssn");
-                }
-                if on(&Kind::AbaRouting) && v::aba(d) && ctx.get().has(kw::ABA) {
-                    return span(Kind::AbaRouting, "aba_routing");
-                }
-                if on(&Kind::CaSin) && v::ca_sin(d) && ctx.get().has(kw::SIN) {
-                    return span(Kind::CaSin, "ca_sin");
-                }
-                if on(&Kind::AuTfn) && v::au_tfn(d) && ctx.get().has(kw::TFN) {
-                    return span(Kind::AuTfn, "au_tfn");
-                }
-                if on(&Kind::NlBsn) && v::nl_bsn(d) && ctx.get().has(kw::BSN) {
-                    return span(Kind::NlBsn, "nl_bsn");
-                }
+                &[
+                    (
+                        on(&Kind::UsItin) && v::us_itin(a, g, s),
+                        (Kind::UsItin, "us_itin"),
+                        kw::SSN,
+                    ),
+                    (
+                        on(&Kind::UsSsn) && v::us_ssn(a, g, s),
+                        (Kind::UsSsn, "us_ssn"),
+                        kw::SSN,
+                    ),
+                    (
+                        on(&Kind::AbaRouting) && v::aba(d),
+                        (Kind::AbaRouting, "aba_routing"),
+                        kw::ABA,
+                    ),
+                    (
+                        on(&Kind::CaSin) && v::ca_sin(d),
+                        (Kind::CaSin, "ca_sin"),
+                        kw::SIN,
+                    ),
+                    (
+                        on(&Kind::AuTfn) && v::au_tfn(d),
+                        (Kind::AuTfn, "au_tfn"),
+                        kw::TFN,
+                    ),
+                    (
+                        on(&Kind::NlBsn) && v::nl_bsn(d),
+                        (Kind::NlBsn, "nl_bsn"),
+                        kw::BSN,
+                    ),
+                ]
             }
-            8 if on(&Kind::AuTfn) && v::au_tfn(d) && ctx.get().has(kw::TFN) => {
-                return span(Kind::AuTfn, "au_tfn");
-            }
-            10 => {
-                if on(&Kind::UkNhs) && v::nhs(d) && ctx.get().has(kw::NHS) {
-                    return span(Kind::UkNhs, "uk_nhs");
-                }
-                if on(&Kind::UsNpi) && v::us_npi(d) && ctx.get().has(kw::NPI) {
-                    return span(Kind::UsNpi, "us_npi");
-                }
-                if on(&Kind::SePersonnummer) && v::se_personnummer(d) && ctx.get().has(kw::PNR) {
-                    return span(Kind::SePersonnummer, "se_personnummer");
-                }
-            }
-            11 => {
-                if on(&Kind::PlPesel) && v::pl_pesel(d) && ctx.get().has(kw::PESEL) {
-                    return span(Kind::PlPesel, "pl_pesel");
-                }
-                if on(&Kind::DeTaxId) && v::de_tax_id(d) && ctx.get().has(kw::DE_TAX) {
-                    return span(Kind::DeTaxId, "de_tax_id");
-                }
-            }
-            12 => {
-                if on(&Kind::InAadhaar) && v::aadhaar(d) && ctx.get().has(kw::AADHAAR) {
-                    return span(Kind::InAadhaar, "in_aadhaar");
-                }
-                if on(&Kind::SePersonnummer)
-                    && v::se_personnummer(&d[2..])
-                    && ctx.get().has(kw::PNR)
-                {
-                    return span(Kind::SePersonnummer, "se_personnummer");
-                }
-            }
-            _ => {}
+            8 => &[(
+                on(&Kind::AuTfn) && v::au_tfn(d),
+                (Kind::AuTfn, "au_tfn"),
+                kw::TFN,
+            )],
+            10 => &[
+                (
+                    on(&Kind::UkNhs) && v::nhs(d),
+                    (Kind::UkNhs, "uk_nhs"),
+                    kw::NHS,
+                ),
+                (
+                    on(&Kind::UsNpi) && v::us_npi(d),
+                    (Kind::UsNpi, "us_npi"),
+                    kw::NPI,
+                ),
+                (
+                    on(&Kind::SePersonnummer) && v::se_personnummer(d),
+                    (Kind::SePersonnummer, "se_personnummer"),
+                    kw::PNR,
+                ),
+            ],
+            11 => &[
+                (
+                    on(&Kind::PlPesel) && v::pl_pesel(d),
+                    (Kind::PlPesel, "pl_pesel"),
+                    kw::PESEL,
+                ),
+                (
+                    on(&Kind::DeTaxId) && v::de_tax_id(d),
+                    (Kind::DeTaxId, "de_tax_id"),
+                    kw::DE_TAX,
+                ),
+            ],
+            12 => &[
+                (
+                    on(&Kind::InAadhaar) && v::aadhaar(d),
+                    (Kind::InAadhaar, "in_aadhaar"),
+                    kw::AADHAAR,
+                ),
+                (
+                    on(&Kind::SePersonnummer) && v::se_personnummer(&d[2..]),
+                    (Kind::SePersonnummer, "se_personnummer"),
+                    kw::PNR,
+                ),
+            ],
+            _ => &[],
+        };
+        // Checksums first: nine random runs in ten fail them, and then no context is built.
+        if candidates.iter().any(|c| c.0)
+            && let Some((kind, det)) = ctx.get().nearest_of(
+                candidates
+                    .iter()
+                    .filter(|c| c.0)
+                    .map(|(_, item, flag)| (item.clone(), *flag)),
+            )
+        {
+            return span(kind, det);
         }
         if on(&Kind::Phone) && contact::phone_national(tok, true) && ctx.get().has(kw::PHONE) {
             return span(Kind::Phone, "phone.national");
@@ -959,15 +1016,19 @@ impl NumTok {
         let mut i = p;
         loop {
             let gs = i;
+            // Counted in a local (the token lives on the stack and the compiler would store
+            // `tok.n` on every digit otherwise).
+            let mut n = tok.n;
             while i < t.len() && t[i].is_ascii_digit() {
-                if tok.n < MAX_DIGITS {
-                    tok.digits[tok.n] = t[i];
-                    tok.n += 1;
+                if n < MAX_DIGITS {
+                    tok.digits[n] = t[i];
+                    n += 1;
                 } else {
                     tok.overflow = true;
                 }
                 i += 1;
             }
+            tok.n = n;
             if tok.ng < MAX_GROUPS {
                 tok.groups[tok.ng] = (i - gs).min(255) as u8;
                 tok.gstart[tok.ng] = gs;

@@ -255,7 +255,7 @@ const VERHOEFF_P: [[u8; 10]; 8] = [
     [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
     [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
     [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
-    [9, 4, 5, 3, 1, 2, 8, 7, 0, 6],
+    [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
     [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
     [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
     [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
@@ -969,6 +969,11 @@ mod tests {
         assert!(!verhoeff(b"2364"));
         assert!(aadhaar(b"234123412346"));
         assert!(aadhaar(b"498712345679"));
+        // Needs row 4 of the permutation table right (9 4 5 3 1 2 6 8 7 0): these pass the
+        // reference implementation (python-stdnum) and failed with a transposed row.
+        assert!(aadhaar(b"573047174003"));
+        assert!(aadhaar(b"609403395642"));
+        assert!(!aadhaar(b"573047174004"));
         assert!(!aadhaar(b"234123412345"));
         assert!(
             !aadhaar(b"134123412340"),

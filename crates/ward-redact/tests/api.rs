@@ -388,17 +388,34 @@ fn json_redaction_and_reports() {
 #[test]
 fn url_credentials_modes() {
     let text = "postgres://app:hunter2@db:5432/x";
+    let web = "https://jane.doe:hunter2@jenkins.example.com/job";
+    // `auto` (the default): only the password of a connection string, the whole userinfo of
+    // any other URL.
+    let r = Redactor::builtin(Profile::Default);
     assert_eq!(
-        Redactor::builtin(Profile::Default).redact_str(text).text,
+        r.redact_str(text).text,
         "postgres://app:[CONNECTION_STRING]@db:5432/x"
     );
-    let c = RedactConfig {
-        url_credentials: UrlCredentialsMode::UserAndPassword,
-        ..RedactConfig::default()
-    };
     assert_eq!(
-        Redactor::new(&c).unwrap().redact_str(text).text,
+        r.redact_str(web).text,
+        "https://[URL_CREDENTIALS]@jenkins.example.com/job"
+    );
+    let mode = |m| {
+        Redactor::new(&RedactConfig {
+            url_credentials: m,
+            ..RedactConfig::default()
+        })
+        .unwrap()
+    };
+    let r = mode(UrlCredentialsMode::UserAndPassword);
+    assert_eq!(
+        r.redact_str(text).text,
         "postgres://[CONNECTION_STRING]@db:5432/x"
+    );
+    let r = mode(UrlCredentialsMode::Password);
+    assert_eq!(
+        r.redact_str(web).text,
+        "https://jane.doe:[URL_CREDENTIALS]@jenkins.example.com/job"
     );
 }
 

@@ -126,9 +126,13 @@ detector!(phone, Kind::Phone,
         ("jp 090-1234-5678", "090-1234-5678"),
         ("br (11) 91234-5678", "(11) 91234-5678"),
         ("phone=4155552671", "4155552671"),
+        ("au tel=\"(02) 2293 4586\"", "(02) 2293 4586"),
+        ("de SMS sent to 039308 823.", "039308 823"),
+        ("in phone=\"071309 57190\"", "071309 57190"),
+        ("es verified phone 876 09 04 02", "876 09 04 02"),
         ("+14155552671", "+14155552671"),
     ],
-    fp: ["epoch 1714567890", "tz +0200", "port 5432", "at 2024-05-01 12:34:56", "took 4155552671 ns", "+1 123-555-2671", "id 01-02-2024 10"],
+    fp: ["epoch 1714567890", "tz +0200", "port 5432", "at 2024-05-01 12:34:56", "took 4155552671 ns", "+1 123-555-2671", "id 01-02-2024 10", "on 031224 1530"],
 );
 
 // ---------------------------------------------------------------- financial
@@ -178,8 +182,14 @@ detector!(aba_routing, Kind::AbaRouting,
 );
 
 detector!(swift_bic, Kind::SwiftBic,
-    tp: [("SWIFT/BIC: DEUTDEFF500", "DEUTDEFF500"), ("bic=NWBKGB2L", "NWBKGB2L"), ("Swift code BNPAFRPPXXX", "BNPAFRPPXXX")],
-    fp: ["swift: ENABLED", "public DEUTDEFF", "bic ABCDQQ12", "swift version 5.9"],
+    tp: [
+        ("SWIFT/BIC: DEUTDEFF500", "DEUTDEFF500"),
+        ("bic=NWBKGB2L", "NWBKGB2L"),
+        ("Swift code BNPAFRPPXXX", "BNPAFRPPXXX"),
+        ("swift_code=UBSWCH33 duration_ms=1", "UBSWCH33"),
+        ("{\"swift_code\":\"CHASUSHH\"}", "CHASUSHH"),
+    ],
+    fp: ["swift: ENABLED", "public DEUTDEFF", "bic ABCDQQ12", "swift version 5.9", "swift_code=UNKNOWN"],
 );
 
 detector!(bitcoin_address, Kind::BitcoinAddress,
@@ -235,8 +245,8 @@ detector!(it_codice_fiscale, Kind::ItCodiceFiscale,
 );
 
 detector!(es_nif, Kind::EsNif,
-    tp: [("DNI 12345678Z", "12345678Z")],
-    fp: ["12345678A", "112345678Z"],
+    tp: [("DNI 12345678Z", "12345678Z"), ("NIF 51363770-D validado", "51363770-D")],
+    fp: ["12345678A", "112345678Z", "NIF 51363770-E", "build 51363770-D1"],
 );
 
 detector!(es_nie, Kind::EsNie,
@@ -270,18 +280,37 @@ detector!(ca_sin, Kind::CaSin,
 );
 
 detector!(in_aadhaar, Kind::InAadhaar,
-    tp: [("aadhaar 2341 2341 2346", "2341 2341 2346"), ("aadhaar: 234123412346", "234123412346")],
-    fp: ["2341 2341 2345", "234123412346", "1341 2341 2340"],
+    tp: [
+        ("aadhaar 2341 2341 2346", "2341 2341 2346"),
+        ("aadhaar: 234123412346", "234123412346"),
+        // Verhoeff with the standard permutation table (row 4 is 9 4 5 3 1 2 6 8 7 0).
+        ("Aadhaar 5730 4717 4003", "5730 4717 4003"),
+        ("uid=439893258436 ok", "439893258436"),
+    ],
+    fp: ["2341 2341 2345", "234123412346", "1341 2341 2340", "uid=439893258437", "uid=1000", "uuid 439893258436"],
 );
 
 detector!(au_tfn, Kind::AuTfn,
-    tp: [("TFN 123 456 782", "123 456 782"), ("tfn: 123456782", "123456782"), ("tax file number 87654301", "87654301")],
+    tp: [
+        ("TFN 123 456 782", "123 456 782"),
+        ("tfn: 123456782", "123456782"),
+        ("tax file number 87654301", "87654301"),
+        ("tax_file_number=491200613", "491200613"),
+        ("tax_file_number=\"449 738 582\"", "449 738 582"),
+    ],
     fp: ["TFN 123 456 789", "123456782"],
 );
 
 detector!(passport, Kind::Passport,
-    tp: [("passport no.: 123456789", "123456789"), ("Passport: C01X00T47", "C01X00T47"), ("PASSPORT#X12345678", "X12345678")],
-    fp: ["passport: expired", "passport photo 12", "passport 1234"],
+    tp: [
+        ("passport no.: 123456789", "123456789"),
+        ("Passport: C01X00T47", "C01X00T47"),
+        ("PASSPORT#X12345678", "X12345678"),
+        ("passport_number=BX582903 duration_ms=1", "BX582903"),
+        ("mon numéro de passeport est GT396622.", "GT396622"),
+        ("Reisepass Nr. C01X00T47", "C01X00T47"),
+    ],
+    fp: ["passport: expired", "passport photo 12", "passport 1234", "passport_number=pending"],
 );
 
 detector!(vin, Kind::Vin,
@@ -314,8 +343,15 @@ detector!(medical_record_number, Kind::MedicalRecordNumber,
 // ---------------------------------------------------------------- network
 
 detector!(ipv4, Kind::Ipv4,
-    tp: [("client 192.168.1.20 connected", "192.168.1.20"), ("10.0.0.1:8080", "10.0.0.1"), ("ip=8.8.8.8,", "8.8.8.8")],
-    fp: ["version 1.2.3.4", "v1.2.3.4", "256.1.1.1", "1.2.3", "01.02.03.04", "1.2.3.4.5", "lib-1.2.3.4"],
+    tp: [
+        ("client 192.168.1.20 connected", "192.168.1.20"),
+        ("10.0.0.1:8080", "10.0.0.1"),
+        ("ip=8.8.8.8,", "8.8.8.8"),
+        // A version keyword further back is not about this address.
+        ("/job/deploy/build, invalid value 10.188.253.122", "10.188.253.122"),
+        ("registry.acme.io/v2/; client 12.234.76.58 rate limited", "12.234.76.58"),
+    ],
+    fp: ["version 1.2.3.4", "v1.2.3.4", "256.1.1.1", "1.2.3", "01.02.03.04", "1.2.3.4.5", "lib-1.2.3.4", "Mozilla/5.0 (X11; Linux i686; rv:1.9.6.20) Gecko"],
 );
 
 detector!(ipv6, Kind::Ipv6,
@@ -355,6 +391,15 @@ detector!(aws_secret_key, Kind::AwsSecretKey,
     ],
     fp: ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key = ${AWS_SECRET}"],
 );
+
+#[test]
+fn a_sentence_full_stop_is_not_part_of_a_value() {
+    finds(
+        &Kind::AwsSecretKey,
+        "completion: aws_secret_access_key = ksAd6OPH4SZgc6HxdueRgCF2zIXmCwPQpqjTe65z.",
+        "ksAd6OPH4SZgc6HxdueRgCF2zIXmCwPQpqjTe65z",
+    );
+}
 
 detector!(gcp_api_key, Kind::GcpApiKey,
     tp: [("key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe", "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe")],
@@ -436,6 +481,31 @@ detector!(twilio_key, Kind::TwilioKey,
     tp: [("sid AC0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdef"), ("twilio key SK0123456789abcdef0123456789abcdef", "SK0123456789abcdef0123456789abcdef")],
     fp: ["SK0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcde"],
 );
+
+#[test]
+fn twilio_key_as_an_assignment_value_keeps_its_kind() {
+    let r = strict();
+    let f = r.find("TWILIO_API_KEY=SK55b0da821ba44b9827c79163a12332c9");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].kind, Kind::TwilioKey);
+    // Without "twilio" nearby an `SK…` value is only a generic secret.
+    let f = r.find("api_key=SK55b0da821ba44b9827c79163a12332c9");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].kind, Kind::GenericSecret);
+}
+
+#[test]
+fn access_log_status_and_size_are_not_identifiers() {
+    // The request line names `ssn` and `phone`, but the numbers after it are the status code
+    // and the response size.
+    clean("[01/May/2024:03:07:48 +0000] \"GET /x?ssn=1 HTTP/1.1\" 404 237081048 \"-\"");
+    clean("\"POST /a?phone_number=1 HTTP/1.1\" 302 3582802 \"-\"");
+    finds(
+        &Kind::UsSsn,
+        "\"GET /x?ssn=853-61-7176 HTTP/1.1\" 404 1",
+        "853-61-7176",
+    );
+}
 
 detector!(sendgrid_key, Kind::SendgridKey,
     tp: [("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", "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")],
@@ -597,7 +667,12 @@ detector!(private_key, Kind::PrivateKey,
 );
 
 detector!(url_credentials, Kind::UrlCredentials,
-    tp: [("fetch https://admin:s3cr3t@example.com/x", "s3cr3t"), ("ftp://bob:p@ss@files.example.org", "p@ss")],
+    tp: [
+        ("fetch https://admin:s3cr3t@example.com/x", "admin:s3cr3t"),
+        ("ftp://bob:p@ss@files.example.org", "bob:p@ss"),
+        ("GET http://adamstheresa:WiDjPB3QFYS8@jenkins.acme.io/job 200", "adamstheresa:WiDjPB3QFYS8"),
+        ("git clone https://oauth2:glpat-short@gitlab.example.com/x.git", "glpat-short"),
+    ],
     fp: ["https://example.com/a@b", "https://user@example.com/", "https://user:${PASS}@host/", "https://user:@host/"],
 );
 
@@ -618,8 +693,15 @@ detector!(authorization_header, Kind::AuthorizationHeader,
         ("\"Authorization\": \"Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b\"", "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"),
         ("curl -H 'Bearer abcdefghijklmnop1234'", "abcdefghijklmnop1234"),
         ("proxy-authorization=Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ", "QWxhZGRpbjpvcGVuIHNlc2FtZQ"),
+        // A logged header value without its key: base64 of `user:password`.
+        ("rejected Basic dGZsb3dlcnM6OGl1dlVKVWxpJHAxd00oaF8=\\n\\tat x", "dGZsb3dlcnM6OGl1dlVKVWxpJHAxd00oaF8="),
+        ("updated with Basic dXNtaXRoOkJlcmxpbjIyND8=. ok", "dXNtaXRoOkJlcmxpbjIyND8="),
     ],
-    fp: ["Authorization: [REDACTED]", "authorization failed for user", "bearer of bad news", "Authorization: Bearer", "bearer token expired"],
+    fp: [
+        "Basic auth enabled for /admin",
+        "Visual Basic 6.0 runtime",
+        "Basic aGVsbG8gd29ybGQ=",
+        "Basic QWxhZGRpbjo=","Authorization: [REDACTED]", "authorization failed for user", "bearer of bad news", "Authorization: Bearer", "bearer token expired"],
 );
 
 detector!(password_assignment, Kind::PasswordAssignment,
@@ -631,7 +713,18 @@ detector!(password_assignment, Kind::PasswordAssignment,
         ("msg=\"{\\\"password\\\":\\\"hunter2\\\"}\"", "hunter2"),
         ("spring.datasource.password = hunter2", "hunter2"),
         ("--password=päss€word!", "päss€word!"),
-        ("userPassword:Tr0ub4dor&3", "Tr0ub4dor"),
+        ("userPassword:Tr0ub4dor&3", "Tr0ub4dor&3"),
+        // Generated passwords are full of `&`, `(`, `)`, `#`: only a URL query ends at `&`.
+        ("password=#*Eq&Dtfr4", "#*Eq&Dtfr4"),
+        ("PGPASSWORD=&6x(8QFijA#9 psql -h db", "&6x(8QFijA#9"),
+        ("db_pass: (Z^kd3YfHHr&+@P7. Can you help", "(Z^kd3YfHHr&+@P7"),
+        ("GET /login?smtp_password=)0rB!RWr1L1e&user=bob HTTP/1.1", ")0rB!RWr1L1e"),
+        ("(password=hunter2x)", "hunter2x"),
+        ("login failed for user=bob password=w(JBajc1zf9oIWk, api_key: x", "w(JBajc1zf9oIWk"),
+        // Only a space after the keyword: accepted when the value looks like a password.
+        ("smtp auth password Welcome1006* (took 3s)", "Welcome1006*"),
+        ("smtp auth password letmein-rainbow-rainbow", "letmein-rainbow-rainbow"),
+        ("smtp auth password 8hZErgo6rvOgLW", "8hZErgo6rvOgLW"),
         ("exec: mysql -u root --password s3cr3t -h db", "s3cr3t"),
     ],
     fp: [
@@ -644,6 +737,11 @@ detector!(password_assignment, Kind::PasswordAssignment,
         "password: [PASSWORD]",
         "password_length=12",
         "--password --verbose",
+        "password reset requested for jane",
+        "password authentication failed for user postgres",
+        "password expires in 14 days",
+        "password 12345678",
+        "password re-entered",
     ],
 );
 
@@ -655,6 +753,10 @@ detector!(generic_secret, Kind::GenericSecret,
         ("secret: Zm9vYmFyYmF6cXV4", "Zm9vYmFyYmF6cXV4"),
         ("using api key Xk9mQ2vB7pL4wN8rT3yZ6cF1", "Xk9mQ2vB7pL4wN8rT3yZ6cF1"),
         ("X-Api-Key: 2f8a9c0d1e7b4a6f9c3d", "2f8a9c0d1e7b4a6f9c3d"),
+        ("signing_key=7SJvo3hVS2W5S9ym5QbF1GF7Y_p-0fmQR5JXYUAGKLg", "7SJvo3hVS2W5S9ym5QbF1GF7Y_p-0fmQR5JXYUAGKLg"),
+        ("{\"encryption_key\":\"txBWlDRwAi864b5xOnP0vPioyuty\"}", "txBWlDRwAi864b5xOnP0vPioyuty"),
+        // Random hex measures less entropy than mixed alphabets (16 symbols at most).
+        ("webhook secret 0ad89624747c9488ea48891fda495918, lookup failed", "0ad89624747c9488ea48891fda495918"),
     ],
     fp: [
         "max_tokens=1024",
@@ -667,6 +769,10 @@ detector!(generic_secret, Kind::GenericSecret,
         "the token expired",
         "api_key_id=12",
         "tokenizer=cl100k_base",
+        "signing_key_id=12",
+        "encryption_key_id=kms-key-12",
+        "webhook secret 00000000000000000000000000000000",
+        "the secret aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     ],
 );
 

@@ -67,18 +67,19 @@ impl Scrubber {
         let Some(r) = self.redactor(&batch.tenant) else {
             return reports;
         };
+        let mut resources = ResourceMemo::default();
         for log in &mut batch.logs {
             let report = report_for(&mut reports, &log.resource.service_name);
             scrub_body(&r, &mut log.body, report);
             scrub_attributes(&r, &mut log.attributes, report);
-            scrub_attributes(&r, &mut log.resource.attributes, report);
+            resources.scrub(&r, &mut log.resource.attributes, report);
         }
         for span in &mut batch.spans {
             let report = report_for(&mut reports, &span.resource.service_name);
             scrub_text(&r, &mut span.name, "span.name", report);
             scrub_text(&r, &mut span.status.message, "status.message", report);
             scrub_attributes(&r, &mut span.attributes, report);
-            scrub_attributes(&r, &mut span.resource.attributes, report);
+            resources.scrub(&r, &mut span.resource.attributes, report);
             for event in &mut span.events {
                 scrub_text(&r, &mut event.name, "event.name", report);
                 scrub_attributes(&r, &mut event.attributes, report);
@@ -90,10 +91,41 @@ impl Scrubber {
         for point in &mut batch.metrics {
             let report = report_for(&mut reports, &point.resource.service_name);
             scrub_attributes(&r, &mut point.attributes, report);
-            scrub_attributes(&r, &mut point.resource.attributes, report);
+            resources.scrub(&r, &mut point.resource.attributes, report);
         }
         reports.retain(|_, report| !report.is_empty());
         reports
+    }
+}
+
+/// The records of a batch mostly share a handful of resources (OTLP sends each once, decoding
+/// copies it into every record): the last one seen is scrubbed once and its outcome reused
+/// while the next record carries an identical one.
+#[derive(Default)]
+struct ResourceMemo {
+    /// The attributes as received, as scrubbed, and what was found in them.
+    last: Option<(Attributes, Attributes, Report)>,
+}
+
+impl ResourceMemo {
+    fn scrub(&mut self, r: &Redactor, attributes: &mut Attributes, report: &mut Report) {
+        if attributes.is_empty() {
+            return;
+        }
+        if let Some((original, scrubbed, found)) = &self.last
+            && original == attributes
+        {
+            if !found.is_empty() {
+                *attributes = scrubbed.clone();
+                report.merge(found);
+            }
+            return;
+        }
+        let original = attributes.clone();
+        let mut found = Report::new();
+        scrub_attributes(r, attributes, &mut found);
+        report.merge(&found);
+        self.last = Some((original, attributes.clone(), found));
     }
 }
 
@@ -325,6 +357,30 @@ mod tests {
         );
         assert_ne!(a1, g, "tenants have different pseudonym keys");
         assert_eq!(d, "from [EMAIL] at 10.1.2.3", "default profile keeps IPs");
+    }
+
+    #[test]
+    fn shared_resources_are_scrubbed_in_every_record() {
+        let s = scrubber("");
+        let mut batch = Batch::new(TenantId::default_tenant());
+        for body in ["a", "b", "c"] {
+            let mut record = log("svc", body, json!({}));
+            record
+                .resource
+                .attributes
+                .insert("owner".into(), json!("ops@corp.io"));
+            batch.logs.push(record);
+        }
+        batch.logs[2]
+            .resource
+            .attributes
+            .insert("host.name".into(), json!("h1"));
+        let report = s.scrub(&mut batch);
+        for record in &batch.logs {
+            assert_eq!(record.resource.attributes["owner"], "[EMAIL]");
+        }
+        assert_eq!(batch.logs[2].resource.attributes["host.name"], "h1");
+        assert_eq!(report["svc"].count(&Kind::Email), 3);
     }
 
     #[test]

@@ -469,7 +469,10 @@ async fn migrations_are_idempotent_across_reopen() {
     for _ in 0..3 {
         let store = Store::open(config(dir.path())).unwrap();
         write(&store, logs_batch("default", vec![log(T0, "svc", 9, "x")])).await;
-        assert_eq!(store.with_admin(schema::applied_versions).unwrap(), vec![1, 2]);
+        assert_eq!(
+            store.with_admin(schema::applied_versions).unwrap(),
+            vec![1, 2]
+        );
         store.shutdown().await.unwrap();
     }
     let store = Store::open(config(dir.path())).unwrap();

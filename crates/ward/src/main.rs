@@ -44,6 +44,11 @@ enum Command {
     /// Measure ingest, query and start-up performance.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Scrub personal data and secrets from stdin to stdout (a streaming filter, on every core).
+    #[command(
+        after_help = "Examples:\n  ward redact < app.log > app.redacted.log\n  ward redact --profile strict --format jsonl --report < events.jsonl > clean.jsonl\n  tail -F app.log | ward redact --jobs 1 | vector --config ship.toml\n  git diff --cached | ward redact --profile secrets-only --check > /dev/null   # pre-commit hook\n  ward redact --format spans < app.log   # findings only: {\"line\":0,\"start\":5,\"end\":21,\"type\":\"email\"}\n\nLines end at \\n (\\r\\n is kept). Reports and --check messages give types and counts, never values.\n--check exits with status 1 if anything was found; errors also exit with status 1."
+    )]
+    Redact(commands::redact::RedactArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
             Command::Tail(args) => commands::query::tail(args).await,
             Command::Config(cmd) => commands::config::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,
+            Command::Redact(args) => commands::redact::run(args),
         }
     });
     match result {

@@ -500,6 +500,17 @@ fn date_like(d: &[u8], g: &[u8]) -> bool {
         || (g0 == 4 && g1 == 2 && g2 == 2 && b <= 12)
 }
 
+/// A compact date and a clock time, `DDMMYY HHMM` (`031224 1530`): six-digit area codes with a
+/// trunk 0 look the same.
+fn date_time_like(d: &[u8], g: &[u8]) -> bool {
+    if g != [6, 4] {
+        return false;
+    }
+    let (day, month) = (value(&d[..2]), value(&d[2..4]));
+    let (hour, minute) = (value(&d[6..8]), value(&d[8..10]));
+    (1..=31).contains(&day) && (1..=12).contains(&month) && hour <= 23 && minute <= 59
+}
+
 /// A national-format phone number: NANP (`(415) 555-2671`, `415-555-2671`), trunk-prefix
 /// formats (UK `020 7946 0958`, DE `030 12345678`, FR `06 12 34 56 78`, NL `06-12345678`, AU
 /// `0412 345 678`, JP `090-1234-5678`, SE `08-123 456 78`), Brazil `(11) 91234-5678`, Italian,
@@ -537,14 +548,18 @@ pub(crate) fn phone_national(tok: &NumTok, ctx_phone: bool) -> bool {
         if bare && ctx_phone {
             return true;
         }
-        if tok.paren_first && (3..=5).contains(&g[0]) && only(b") -") {
+        // `(020) 7946 0958`, `(02) 2293 4586` (AU).
+        if tok.paren_first && (2..=5).contains(&g[0]) && only(b") -") {
             return true;
         }
+        // Trunk 0 and an area code of up to five digits: `020 7946 0958`, `039308 823` (DE),
+        // `071309 57190` (IN).
         if g.len() >= 2
-            && (2..=5).contains(&g[0])
+            && (2..=6).contains(&g[0])
             && g.iter().all(|&x| x >= 2)
             && only(b" -")
             && !date_like(d, g)
+            && !date_time_like(d, g)
         {
             return true;
         }
@@ -559,6 +574,11 @@ pub(crate) fn phone_national(tok: &NumTok, ctx_phone: bool) -> bool {
     }
     // Spanish and Polish mobiles: 6xx xxx xxx, 6xx xx xx xx, 5xx xxx xxx.
     if n == 9 && (b'5'..=b'7').contains(&d[0]) && (g == [3, 3, 3] || g == [3, 2, 2, 2]) && sd {
+        return true;
+    }
+    // Spanish landlines in their own grouping, 9xx xx xx xx / 8xx xx xx xx (a bare 3-3-3 run
+    // starting with 8 or 9 is as likely a SIN or a TFN).
+    if n == 9 && matches!(d[0], b'8' | b'9') && g == [3, 2, 2, 2] && sd {
         return true;
     }
     // Indian mobiles: 98765 43210.
@@ -641,6 +661,11 @@ mod tests {
             "347 123 4567",
             "612 34 56 78",
             "98765 43210",
+            "(02) 2293 4586",
+            "039308 823",
+            "015620 646719",
+            "071309 57190",
+            "876 09 04 02",
         ] {
             assert!(phone_national(&tok(ok), false), "{ok}");
         }

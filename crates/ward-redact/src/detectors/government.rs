@@ -2,7 +2,9 @@
 //! [`crate::validators`]; this module holds the context keywords and the layouts that the
 //! number-token dispatch in [`crate::scan`] does not cover.
 
-use super::{Hit, at, before, boundary_after, is_alnum, is_word, run_end, skip_to_value};
+use super::{
+    Context, Hit, at, before, boundary_after, is_alnum, is_word, kw, run_end, skip_to_value,
+};
 use crate::kind::Kind;
 use crate::scan::NumTok;
 use crate::validators;
@@ -37,7 +39,11 @@ pub(crate) const DE_TAX_KEYWORDS: &[&str] = &[
     "identifikationsnummer",
 ];
 /// Keywords for Aadhaar.
-pub(crate) const AADHAAR_KEYWORDS: &[&str] = &["aadhaar", "aadhar", "uidai"];
+/// `uid` is UIDAI's own name for the number; the 12-digit Verhoeff check keeps Unix uids out.
+pub(crate) const AADHAAR_KEYWORDS: &[&str] = &["aadhaar", "aadhar", "uidai", "uid"];
+/// Keywords for Finnish personal identity codes (they decide between HETU and personnummer for
+/// `DDMMYY-NNNC`, a layout both countries use).
+pub(crate) const HETU_KEYWORDS: &[&str] = &["hetu", "henkil", "personbeteckning"];
 /// Keywords for Swedish personal numbers.
 pub(crate) const PNR_KEYWORDS: &[&str] = &["personnummer", "personnr", "pnr"];
 
@@ -45,15 +51,18 @@ pub(crate) const PNR_KEYWORDS: &[&str] = &["personnummer", "personnr", "pnr"];
 /// Checked before number-token parsing because `-` would otherwise be read as a separator.
 pub(crate) fn hetu_at(t: &[u8], p: usize) -> Option<Hit> {
     let w = t.get(p..p + 11)?;
-    if !w[..6].iter().all(u8::is_ascii_digit) || !matches!(w[6], b'-' | b'+') {
+    // The century sign first: it rules out almost every number at one comparison (this runs
+    // for every number in the text).
+    if !matches!(w[6], b'-' | b'+') || !w[..6].iter().all(u8::is_ascii_digit) {
         return None;
     }
     if !boundary_after(t, p + 11) || !validators::fi_hetu(w) {
         return None;
     }
     // `YYMMDD-NNNC` is also the Swedish layout: when the check character is a digit that
-    // satisfies both, leave it to the personnummer rule (Luhn is the stronger check).
-    if w[10].is_ascii_digit() && w[6] == b'-' {
+    // satisfies both, leave it to the personnummer rule (Luhn is the stronger check) unless a
+    // Finnish keyword is in front.
+    if w[10].is_ascii_digit() && w[6] == b'-' && !Context::before(t, p).has(kw::HETU) {
         let mut ten = [0u8; 10];
         ten[..6].copy_from_slice(&w[..6]);
         ten[6..].copy_from_slice(&w[7..]);
@@ -85,17 +94,35 @@ pub(crate) fn nino_spaced(t: &[u8], tok: &NumTok) -> Option<Hit> {
     validators::uk_nino(&buf).then(|| Hit::new(Kind::UkNino, s, e, "uk_nino"))
 }
 
-/// A passport number after its keyword (`passport no.: 123456789`, `Passport#X1234567`):
-/// 6-9 upper-case alphanumerics with at least four digits.
+/// Passport keywords (English, French, German, Spanish, Italian). The literal trigger is the
+/// keyword without its first letter, so that `Passport` and `passport` share it.
+const PASSPORT_KEYWORDS: &[&[u8]] = &[
+    b"passport",
+    b"passeport",
+    b"reisepass",
+    b"pasaporte",
+    b"passaporto",
+];
+
+/// A passport number after its keyword (`passport no.: 123456789`, `Passport#X1234567`,
+/// `passport_number=BX582903`, `numéro de passeport est GT396622`): 6-9 upper-case
+/// alphanumerics with at least four digits.
 pub(crate) fn passport(t: &[u8], h: usize) -> Option<Hit> {
-    if !matches!(before(t, h), b'p' | b'P') || is_alnum(before(t, h - 1)) {
+    let s = h.checked_sub(1)?;
+    if is_alnum(before(t, s)) {
         return None;
     }
+    let kw = PASSPORT_KEYWORDS.iter().find(|k| {
+        t.get(s..s + k.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(k))
+    })?;
     let v = skip_to_value(
         t,
-        h + 7,
+        s + kw.len(),
         24,
-        &["no", "number", "num", "nr", "id", "is", "s"],
+        &[
+            "no", "number", "num", "nr", "id", "is", "s", "est", "es", "ist", "nummer", "numero",
+        ],
     )?;
     let e = run_end(t, v, 10, is_alnum);
     let w = &t[v..e];
@@ -106,6 +133,23 @@ pub(crate) fn passport(t: &[u8], h: usize) -> Option<Hit> {
         && w.iter()
             .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
     ok.then(|| Hit::new(Kind::Passport, v, e, "passport"))
+}
+
+/// A Spanish DNI/NIF written with a dash before its letter (`51363770-D`); the number token is
+/// the eight digits.
+pub(crate) fn nif_dashed(t: &[u8], tok: &NumTok) -> Option<Hit> {
+    let d = tok.digits();
+    if tok.ng != 1 || d.len() != 8 || at(t, tok.end) != b'-' {
+        return None;
+    }
+    let letter = at(t, tok.end + 1);
+    if !letter.is_ascii_uppercase() || !boundary_after(t, tok.end + 2) {
+        return None;
+    }
+    let mut buf = [0u8; 9];
+    buf[..8].copy_from_slice(d);
+    buf[8] = letter;
+    validators::es_nif(&buf).then(|| Hit::new(Kind::EsNif, tok.start, tok.end + 2, "es_nif"))
 }
 
 #[cfg(test)]
@@ -120,6 +164,15 @@ mod tests {
     }
 
     #[test]
+    fn hetu_or_personnummer_by_keyword() {
+        // Valid as both a HETU and a personnummer: Swedish unless a Finnish keyword is in front.
+        assert!(validators::fi_hetu(b"160774-7431"));
+        assert!(hetu_at(b"pnr 160774-7431", 4).is_none());
+        let t = b"hetu=160774-7431";
+        assert_eq!(hetu_at(t, 5).map(|h| (h.start, h.end)), Some((5, 16)));
+    }
+
+    #[test]
     fn passport_after_keyword() {
         let f = |s: &str| {
             let h = s.find("assport")?;
@@ -129,5 +182,30 @@ mod tests {
         assert_eq!(f("Passport: C01X00T47").as_deref(), Some("C01X00T47"));
         assert_eq!(f("passport: expired"), None);
         assert_eq!(f("passport 12"), None);
+        assert_eq!(f("passport_number=BX582903").as_deref(), Some("BX582903"));
+        assert_eq!(f("passport_no=55HM48000").as_deref(), Some("55HM48000"));
+        assert_eq!(f("passport_number=building").as_deref(), None);
+        let g = |s: &str| {
+            let h = s.find("asseport")?;
+            passport(s.as_bytes(), h).map(|hit| s[hit.start..hit.end].to_string())
+        };
+        assert_eq!(
+            g("mon numéro de passeport est GT396622").as_deref(),
+            Some("GT396622")
+        );
+        assert_eq!(g("passeport est valide"), None);
+        assert_eq!(g("compasseport 12345678"), None, "inside a word");
+    }
+
+    #[test]
+    fn nif_with_a_dash() {
+        let f = |s: &str| {
+            let p = s.find(|c: char| c.is_ascii_digit())?;
+            nif_dashed(s.as_bytes(), &NumTok::parse(s.as_bytes(), p))
+                .map(|h| s[h.start..h.end].to_string())
+        };
+        assert_eq!(f("NIF 51363770-D validado").as_deref(), Some("51363770-D"));
+        assert_eq!(f("NIF 51363770-E validado"), None, "wrong control letter");
+        assert_eq!(f("build 51363770-Dx"), None);
     }
 }

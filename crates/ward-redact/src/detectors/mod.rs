@@ -32,16 +32,35 @@ impl Hit {
     }
 }
 
+/// Byte classes, looked up rather than computed: the passes test "letter or digit" on nearly
+/// every byte of digit-bearing words, and one load beats three range comparisons.
+const ALNUM: u8 = 1;
+const UNDERSCORE: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = ALNUM;
+        } else if c == b'_' {
+            table[b] = UNDERSCORE;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// ASCII letter or digit.
 #[inline]
 pub(crate) fn is_alnum(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
+    CLASS[usize::from(b)] & ALNUM != 0
 }
 
 /// Part of an identifier-like word: letters, digits and `_`.
 #[inline]
 pub(crate) fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    CLASS[usize::from(b)] != 0
 }
 
 /// The byte at `i`, or 0 past the end (0 is never part of anything we match).
@@ -80,23 +99,26 @@ pub(crate) fn run_end(t: &[u8], from: usize, max: usize, pred: impl Fn(u8) -> bo
 }
 
 /// End of the run of ASCII alphanumerics (and `_` when `underscore`) starting at `from`.
-/// Sixteen bytes at a time with a branch-free test the compiler vectorises: the digit pass
-/// spends most of its time stepping over trace ids, UUIDs and digests.
+/// Sixteen bytes at a time with a branch-free test: the digit pass spends most of its time
+/// stepping over trace ids, UUIDs and digests.
 #[inline]
 pub(crate) fn skip_word(t: &[u8], from: usize, underscore: bool) -> usize {
+    let mask = if underscore {
+        ALNUM | UNDERSCORE
+    } else {
+        ALNUM
+    };
     let mut i = from;
     while let Some(chunk) = t.get(i..i + 16) {
-        let all = chunk.iter().fold(true, |acc, &b| {
-            acc & (b.is_ascii_alphanumeric() | (underscore & (b == b'_')))
-        });
+        let all = chunk
+            .iter()
+            .fold(true, |acc, &b| acc & (CLASS[usize::from(b)] & mask != 0));
         if !all {
             break;
         }
         i += 16;
     }
-    run_end(t, i, usize::MAX, |b| {
-        b.is_ascii_alphanumeric() || (underscore && b == b'_')
-    })
+    run_end(t, i, usize::MAX, |b| CLASS[usize::from(b)] & mask != 0)
 }
 
 /// Start of the run of bytes satisfying `pred` ending just before `to`, at most `max` long and
@@ -143,8 +165,8 @@ pub(crate) mod kw {
     pub(crate) const ABA: u32 = 1 << 10;
     pub(crate) const NPI: u32 = 1 << 11;
     pub(crate) const DEA: u32 = 1 << 12;
-    pub(crate) const NOT_IP: u32 = 1 << 13;
     pub(crate) const TWILIO: u32 = 1 << 14;
+    pub(crate) const HETU: u32 = 1 << 15;
 }
 
 /// Every keyword list with its class bit.
@@ -162,9 +184,41 @@ const KEYWORD_CLASSES: &[(&[&str], u32)] = &[
     (financial::ABA_KEYWORDS, kw::ABA),
     (health::NPI_KEYWORDS, kw::NPI),
     (health::DEA_KEYWORDS, kw::DEA),
-    (network::NOT_IP_KEYWORDS, kw::NOT_IP),
     (&["twilio"], kw::TWILIO),
+    (government::HETU_KEYWORDS, kw::HETU),
 ];
+
+/// Per class, the set of first letters of its keywords (bit `c - b'a'`), so that a word start
+/// is compared only with the lists that have a keyword beginning with its letter.
+const FIRST_LETTERS: [u32; KEYWORD_CLASSES.len()] = first_letters();
+
+/// The union of [`FIRST_LETTERS`].
+const ANY_FIRST_LETTER: u32 = {
+    let mut any = 0;
+    let mut c = 0;
+    while c < FIRST_LETTERS.len() {
+        any |= FIRST_LETTERS[c];
+        c += 1;
+    }
+    any
+};
+
+const fn first_letters() -> [u32; KEYWORD_CLASSES.len()] {
+    let mut out = [0u32; KEYWORD_CLASSES.len()];
+    let mut c = 0;
+    while c < KEYWORD_CLASSES.len() {
+        let list = KEYWORD_CLASSES[c].0;
+        let mut k = 0;
+        while k < list.len() {
+            let first = list[k].as_bytes()[0];
+            assert!(first.is_ascii_lowercase(), "keywords are lower case");
+            out[c] |= 1 << (first - b'a');
+            k += 1;
+        }
+        c += 1;
+    }
+    out
+}
 
 /// The text just before a candidate, on the same line, lower-cased, and the keyword classes
 /// ("ssn", "routing", "phone" …) found in it. Built lazily, only for candidates whose detector
@@ -174,6 +228,9 @@ pub(crate) struct Context {
     buf: [u8; Context::WINDOW],
     len: usize,
     flags: u32,
+    /// Per class: one past the start of its last keyword in the window (0 when absent), so
+    /// that of two classes the nearer keyword can decide (`ITIN 900-78-3823 routing_number=…`).
+    nearest: [u8; KEYWORD_CLASSES.len()],
 }
 
 impl Context {
@@ -196,8 +253,9 @@ impl Context {
             buf,
             len: src.len(),
             flags: 0,
+            nearest: [0; KEYWORD_CLASSES.len()],
         };
-        ctx.flags = ctx.scan_keywords();
+        ctx.scan_keywords();
         ctx
     }
 
@@ -206,38 +264,71 @@ impl Context {
     }
 
     /// Keywords must start a word (no letter before); keywords of four bytes or fewer ("ssn",
-    /// "tel", "sin") must also end one, so that "using" does not count as "sin".
-    fn scan_keywords(&self) -> u32 {
-        let text = self.text();
-        let mut flags = 0;
+    /// "tel", "sin") must also end one, so that "using" does not count as "sin". A space in a
+    /// keyword also matches `_`, `-` and `.`, the way field names spell it (`tax_file_number`,
+    /// `social-security`).
+    fn scan_keywords(&mut self) {
+        let text = &self.buf[..self.len];
         for i in 0..text.len() {
             let c = text[i];
             if !c.is_ascii_lowercase() || (i > 0 && text[i - 1].is_ascii_alphabetic()) {
                 continue;
             }
-            for &(list, flag) in KEYWORD_CLASSES {
-                if flags & flag != 0 {
+            let letter = 1u32 << (c - b'a');
+            if ANY_FIRST_LETTER & letter == 0 {
+                continue;
+            }
+            for (class, &(list, flag)) in KEYWORD_CLASSES.iter().enumerate() {
+                if FIRST_LETTERS[class] & letter == 0 {
                     continue;
                 }
                 let found = list.iter().any(|kw| {
                     let kw = kw.as_bytes();
                     kw[0] == c
                         && text.len() - i >= kw.len()
-                        && kw.iter().zip(&text[i..]).all(|(a, b)| a == b)
+                        && kw.iter().zip(&text[i..]).all(|(&a, &b)| {
+                            a == b || (a == b' ' && matches!(b, b'_' | b'-' | b'.'))
+                        })
                         && (kw.len() > 4 || !at(text, i + kw.len()).is_ascii_alphabetic())
                 });
                 if found {
-                    flags |= flag;
+                    self.flags |= flag;
+                    // The window is at most 40 bytes: positions fit in a byte.
+                    self.nearest[class] = (i + 1) as u8;
                 }
             }
         }
-        flags
     }
 
     /// Whether a keyword of class `flag` (see [`kw`]) precedes the candidate.
     #[inline]
     pub(crate) fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// How near the last keyword of class `flag` is to the candidate: larger is nearer, 0 when
+    /// there is none.
+    pub(crate) fn nearness(&self, flag: u32) -> u8 {
+        KEYWORD_CLASSES
+            .iter()
+            .position(|&(_, f)| f == flag)
+            .map_or(0, |class| self.nearest[class])
+    }
+
+    /// Of the `candidates` (validated kinds with the keyword class each needs), the one whose
+    /// keyword is nearest; the first listed wins a tie.
+    pub(crate) fn nearest_of<T>(
+        &self,
+        candidates: impl IntoIterator<Item = (T, u32)>,
+    ) -> Option<T> {
+        let mut best: Option<(T, u8)> = None;
+        for (item, flag) in candidates {
+            let n = self.nearness(flag);
+            if n > 0 && best.as_ref().is_none_or(|(_, b)| n > *b) {
+                best = Some((item, n));
+            }
+        }
+        best.map(|(item, _)| item)
     }
 
     /// Whether the candidate is the value of a key that names an identifier, a counter or a
@@ -306,8 +397,29 @@ impl Context {
     }
 }
 
+/// Whether the number at `p` is the status code or the size of a web server access log line
+/// (`"GET /x?ssn=… HTTP/1.1" 404 430894449`): never personal data, whatever keyword the request
+/// line before it holds.
+pub(crate) fn access_log_number(t: &[u8], p: usize) -> bool {
+    if before(t, p) != b' ' {
+        return false;
+    }
+    let mut k = p - 1;
+    // Skip the status code when the number is the size.
+    if k >= 4 && t[k - 3..k].iter().all(u8::is_ascii_digit) && t[k - 4] == b' ' {
+        k -= 4;
+    }
+    if before(t, k) != b'"' {
+        return false;
+    }
+    let q = k - 1;
+    let v = run_start(t, q, 4, 0, |b| b.is_ascii_digit() || b == b'.');
+    v < q && v >= 5 && &t[v - 5..v] == b"HTTP/"
+}
+
 /// Skips separators and filler words after a keyword (`passport no.: `, `SWIFT/BIC code = `,
-/// `CVV2 - `) and returns where the value starts, within `max_gap` bytes.
+/// `CVV2 - `, `swift_code=`, `passport_number: `) and returns where the value starts, within
+/// `max_gap` bytes.
 pub(crate) fn skip_to_value(
     t: &[u8],
     mut i: usize,
@@ -332,6 +444,7 @@ pub(crate) fn skip_to_value(
                     | b')'
                     | b'>'
                     | b'\\'
+                    | b'_'
             )
         {
             i += 1;
@@ -373,6 +486,35 @@ mod tests {
     }
 
     #[test]
+    fn field_name_spellings_match_spaced_keywords() {
+        let t = b"tax_file_number=";
+        assert!(Context::before(t, t.len()).has(kw::TFN));
+        let t = b"\"social-security\": \"";
+        assert!(Context::before(t, t.len()).has(kw::SSN));
+        // Not across letters: "taxfile" is not "tax file".
+        let t = b"taxfile ";
+        assert!(!Context::before(t, t.len()).has(kw::TFN));
+    }
+
+    #[test]
+    fn the_nearest_keyword_decides() {
+        let t = b"ITIN 900-78-3823 routing_number=";
+        let c = Context::before(t, t.len());
+        assert!(c.has(kw::SSN) && c.has(kw::ABA));
+        assert_eq!(
+            c.nearest_of([("ssn", kw::SSN), ("aba", kw::ABA)]),
+            Some("aba")
+        );
+        let t = b"routing 1, ssn ";
+        let c = Context::before(t, t.len());
+        assert_eq!(
+            c.nearest_of([("ssn", kw::SSN), ("aba", kw::ABA)]),
+            Some("ssn")
+        );
+        assert_eq!(c.nearest_of([("npi", kw::NPI)]), None);
+    }
+
+    #[test]
     fn id_like_keys() {
         for t in [
             &b"trace_id="[..],
@@ -407,9 +549,25 @@ mod tests {
     }
 
     #[test]
+    fn access_log_status_and_size() {
+        let t = "\"GET /x?ssn=1 HTTP/1.1\" 404 237081048 \"-\"";
+        assert!(access_log_number(t.as_bytes(), t.find("2370").unwrap()));
+        assert!(access_log_number(t.as_bytes(), t.find("404").unwrap()));
+        let t = b"\"POST /a HTTP/2\" 302 3582802";
+        assert!(
+            access_log_number(t, t.len() - 11),
+            "status and size as one token"
+        );
+        assert!(!access_log_number(b"ssn 237081048", 4));
+        assert!(!access_log_number(b"\"HTTP\" 237081048", 7));
+    }
+
+    #[test]
     fn fillers_are_skipped() {
         let t = b"passport no.: X1234567";
         assert_eq!(skip_to_value(t, 8, 24, &["no", "number"]), Some(14));
         assert_eq!(skip_to_value(t, 8, 3, &["no"]), None);
+        let t = b"swift_code=UBSWCH33";
+        assert_eq!(skip_to_value(t, 5, 24, &["code"]), Some(11));
     }
 }

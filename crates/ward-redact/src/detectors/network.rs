@@ -7,14 +7,39 @@ use std::str::FromStr;
 
 use aho_corasick::{AhoCorasick, Input};
 
-use super::{Hit, at, boundary_after, boundary_before, run_end, run_start};
+use super::{Hit, at, before, boundary_after, boundary_before, is_word, run_end, run_start};
 use crate::kind::Kind;
 use crate::scan::{Claimed, NumTok, Scanner};
 
-/// Words that make a dotted quad a version or an OID rather than an address.
-pub(crate) const NOT_IP_KEYWORDS: &[&str] = &[
-    "version", "ver", "v", "build", "release", "oid", "firmware", "fw",
+/// Words that make a dotted quad right after them a version or an OID rather than an address
+/// (`rv` is the Gecko revision in browser user agents: `rv:1.9.0.20`).
+const NOT_IP_KEYWORDS: &[&[u8]] = &[
+    b"version",
+    b"ver",
+    b"v",
+    b"build",
+    b"release",
+    b"oid",
+    b"firmware",
+    b"fw",
+    b"rv",
 ];
+
+/// Whether the dotted quad at `p` directly follows a version keyword (`version 1.2.3.4`,
+/// `rv:1.9.0.20`, `build=10.0.19045.1`). Only adjacent words count: a keyword anywhere in the
+/// window before (`/deploy/build, … invalid value 10.1.2.3`, a `v` inside a random token)
+/// says nothing about the address.
+pub(crate) fn version_before(t: &[u8], p: usize) -> bool {
+    let we = run_start(t, p, 3, 0, |b| {
+        matches!(b, b' ' | b':' | b'=' | b'"' | b'\'' | b'(')
+    });
+    let ws = run_start(t, we, 9, 0, |b| b.is_ascii_alphabetic());
+    if ws == we || is_word(before(t, ws)) {
+        return false;
+    }
+    let word = &t[ws..we];
+    NOT_IP_KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k))
+}
 
 /// Four dot-separated groups, each 0-255 without leading zeros.
 pub(crate) fn ipv4_groups(tok: &NumTok) -> bool {
@@ -156,6 +181,24 @@ mod tests {
         assert_eq!(v6("std::fmt"), None);
         assert_eq!(v6("cafe::beef"), None);
         assert_eq!(v6("a1::b2"), None);
+    }
+
+    #[test]
+    fn versions_only_right_before_the_quad() {
+        let at_quad = |s: &str| version_before(s.as_bytes(), s.rfind(' ').map_or(0, |i| i + 1));
+        assert!(version_before(b"(X11; rv:1.9.0.20)", 9));
+        assert!(at_quad("firmware 10.2.1.5"));
+        assert!(at_quad("build= 10.0.19045.1"));
+        // A keyword further away, or inside a token, is not about this address.
+        assert!(!at_quad(
+            "deploy/build, YN753680D, invalid value 10.188.253.122"
+        ));
+        assert!(!at_quad("kST75v9Epj0) - peer 163.29.60.14"));
+        assert!(!at_quad("registry.acme.io/v2/; client 12.234.76.58"));
+        assert!(
+            !version_before(b"srv:10.0.0.1", 4),
+            "a keyword must be a whole word"
+        );
     }
 
     #[test]

@@ -478,6 +478,14 @@ const KEYWORD_LITERALS: &[&str] = &[
     "EARER",
     "redential",
     "REDENTIAL",
+    "igning_key",
+    "igningKey",
+    "IGNING_KEY",
+    "ncryption_key",
+    "ncryptionKey",
+    "NCRYPTION_KEY",
+    "asic ",
+    "ASIC ",
 ];
 
 /// Every trigger literal with its action.
@@ -514,6 +522,14 @@ pub(crate) fn triggers() -> Vec<Trigger> {
         ("ecurity code", Action::Cvv, &[Kind::Cvv]),
         ("assport", Action::Passport, &[Kind::Passport]),
         ("ASSPORT", Action::Passport, &[Kind::Passport]),
+        ("asseport", Action::Passport, &[Kind::Passport]),
+        ("ASSEPORT", Action::Passport, &[Kind::Passport]),
+        ("eisepass", Action::Passport, &[Kind::Passport]),
+        ("EISEPASS", Action::Passport, &[Kind::Passport]),
+        ("asaporte", Action::Passport, &[Kind::Passport]),
+        ("ASAPORTE", Action::Passport, &[Kind::Passport]),
+        ("assaporto", Action::Passport, &[Kind::Passport]),
+        ("ASSAPORTO", Action::Passport, &[Kind::Passport]),
         ("mrn", Action::Mrn, &[Kind::MedicalRecordNumber]),
         ("MRN", Action::Mrn, &[Kind::MedicalRecordNumber]),
         ("Mrn", Action::Mrn, &[Kind::MedicalRecordNumber]),
@@ -609,6 +625,8 @@ enum Class {
     /// `…token`: also names page tokens and counters, so the value must look random.
     Token,
     Bearer,
+    /// `Basic <base64 of user:password>` without an `Authorization` key in sight.
+    Basic,
 }
 
 fn classify_ident(id: &[u8]) -> Option<Class> {
@@ -621,6 +639,9 @@ fn classify_ident(id: &[u8]) -> Option<Class> {
     }
     if id == b"bearer" {
         return Some(Class::Bearer);
+    }
+    if id == b"basic" {
+        return Some(Class::Basic);
     }
     let ends = |list: &[&str]| list.iter().any(|s| id.ends_with(s.as_bytes()));
     if id == b"pass"
@@ -777,32 +798,90 @@ fn parse_assignment(t: &[u8], s: usize, e: usize) -> Option<Assignment> {
         }
         return None;
     }
-    let end = run_end(t, i, MAX_VALUE, |b| {
-        !(b.is_ascii_whitespace()
-            || matches!(
-                b,
-                b',' | b';'
-                    | b'&'
-                    | b'"'
-                    | b'\''
-                    | b'<'
-                    | b'>'
-                    | b'{'
-                    | b'}'
-                    | b'['
-                    | b']'
-                    | b'('
-                    | b')'
-                    | b'\\'
-                    | b'`'
-            ))
-    });
+    let end = unquoted_value_end(t, s, i, MAX_VALUE);
     Some(Assignment {
         start: i,
         end,
         quoted: false,
         loose,
     })
+}
+
+/// End of an unquoted value starting at `i` (its key starts at `key_start`).
+///
+/// Generated passwords use `&`, `(`, `)`, `#`, `%`, `^`, `*` …, so only what cannot be inside an
+/// unquoted value ends it: whitespace, quotes, a backslash (an escape in a JSON string), `&` when
+/// the key is a URL query parameter, and `,`/`;` followed by a space or the end (a list
+/// separator). Then a trailing `.` (end of a sentence) and closing brackets without their
+/// opening one in the value (`(password=x)`) are given back.
+fn unquoted_value_end(t: &[u8], key_start: usize, i: usize, max: usize) -> usize {
+    let query = matches!(before(t, key_start), b'?' | b'&');
+    let limit = i.saturating_add(max).min(t.len());
+    let mut end = i;
+    while end < limit {
+        let b = t[end];
+        let stop = b.is_ascii_whitespace()
+            || matches!(b, b'"' | b'\'' | b'`' | b'\\')
+            || (b == b'&' && query)
+            || (matches!(b, b',' | b';')
+                && matches!(
+                    at(t, end + 1),
+                    0 | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'\\'
+                ));
+        if stop {
+            break;
+        }
+        end += 1;
+    }
+    while let Some(&last) = t.get(i..end).and_then(<[u8]>::last) {
+        let open = match last {
+            b'.' => {
+                end -= 1;
+                continue;
+            }
+            b')' => b'(',
+            b']' => b'[',
+            b'}' => b'{',
+            b'>' => b'<',
+            _ => break,
+        };
+        let v = &t[i..end];
+        let opens = v.iter().filter(|&&b| b == open).count();
+        let closes = v.iter().filter(|&&b| b == last).count();
+        if closes > opens {
+            end -= 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+/// A value written after `password` with only a space (`smtp auth password Welcome1006*`):
+/// prose uses that spelling too (`password reset requested`, `password for user`), so the value
+/// must look like a password: no plain word, at least 8 characters mixing three character
+/// classes, or letters and digits over 10, or a passphrase of three hyphenated words.
+fn password_like(v: &[u8]) -> bool {
+    if v.len() < 8
+        || v.iter()
+            .any(|b| b.is_ascii_whitespace() || !b.is_ascii_graphic())
+    {
+        return false;
+    }
+    let classes = char_classes(v);
+    if classes >= 3 {
+        return true;
+    }
+    let letters = v.iter().any(u8::is_ascii_alphabetic);
+    let digits = v.iter().any(u8::is_ascii_digit);
+    if classes == 2 && letters && digits && v.len() >= 10 {
+        return true;
+    }
+    let words: Vec<&[u8]> = v.split(|&b| b == b'-').collect();
+    words.len() >= 3
+        && words
+            .iter()
+            .all(|w| w.len() >= 3 && w.iter().all(u8::is_ascii_alphabetic))
 }
 
 fn char_classes(v: &[u8]) -> usize {
@@ -818,12 +897,18 @@ fn char_classes(v: &[u8]) -> usize {
 }
 
 /// Looks random enough to be a generated secret.
+///
+/// The entropy bar is for mixed alphabets; a hex string draws from 16 symbols only (4 bits at
+/// most), and one random 32-digit hex secret in five measures under 3.5 bits, so hex values get
+/// a bar half a bit lower.
 fn random_looking(v: &[u8], min_len: usize, min_entropy: f64) -> bool {
+    let hex = v.iter().all(u8::is_ascii_hexdigit);
+    let bar = if hex { min_entropy - 0.5 } else { min_entropy };
     v.len() >= min_len
         && !v.iter().any(|b| b.is_ascii_whitespace())
         && char_classes(v) >= 2
         && !v.iter().all(u8::is_ascii_digit)
-        && validators::entropy(v) >= min_entropy
+        && validators::entropy(v) >= bar
 }
 
 const AUTH_SCHEMES: &[&str] = &[
@@ -921,6 +1006,9 @@ pub(crate) fn keyword(sc: &Scanner, t: &[u8], h: usize) -> (Option<Hit>, Option<
     if class == Class::Bearer {
         return (bearer(t, s, e), skip);
     }
+    if class == Class::Basic {
+        return (basic(t, s, e).filter(|h| sc.on(&h.kind)), skip);
+    }
     let Some(a) = parse_assignment(t, s, e) else {
         return (None, skip);
     };
@@ -943,7 +1031,7 @@ pub(crate) fn keyword(sc: &Scanner, t: &[u8], h: usize) -> (Option<Hit>, Option<
     }
     let (kind, det) = match class {
         // `--password hunter2` on a logged command line: the flag's argument is the value.
-        Class::Password if !a.loose || (cli_flag && !v.starts_with(b"-")) => {
+        Class::Password if !a.loose || (cli_flag && !v.starts_with(b"-")) || password_like(v) => {
             (Kind::PasswordAssignment, "keyword.password")
         }
         Class::Authorization if !a.loose && v.len() >= 4 => {
@@ -981,6 +1069,14 @@ pub(crate) fn keyword(sc: &Scanner, t: &[u8], h: usize) -> (Option<Hit>, Option<
         }
         _ => return (None, skip),
     };
+    // A vendor token that only the digit pass would name (`TWILIO_API_KEY=SK…`): that pass
+    // skips the regions claimed here, so name it now.
+    let (kind, det) = match twilio_word(t, vs, v) {
+        Some(twilio) if kind == Kind::GenericSecret && sc.on(&Kind::TwilioKey) => {
+            (Kind::TwilioKey, twilio)
+        }
+        _ => (kind, det),
+    };
     if !sc.on(&kind) {
         return (None, skip);
     }
@@ -1007,6 +1103,34 @@ fn bearer(t: &[u8], s: usize, e: usize) -> Option<Hit> {
     let v = &t[cs..ce];
     (v.len() >= 16 && !is_word(at(t, ce)) && char_classes(v) >= 2 && !is_placeholder(v) && s < cs)
         .then(|| Hit::new(Kind::AuthorizationHeader, cs, ce, "bearer"))
+}
+
+/// A bare `Basic <credential>` (a logged header value without its `Authorization` key): the
+/// credential must be base64 that decodes to printable `user:password`, which "Basic auth" or
+/// "Visual Basic 6" never do.
+fn basic(t: &[u8], s: usize, e: usize) -> Option<Hit> {
+    if at(t, e) != b' ' || !boundary_before(t, s) {
+        return None;
+    }
+    let cs = run_end(t, e, 4, |b| b == b' ');
+    let ce = run_end(t, cs, 1024, b64);
+    let v = &t[cs..ce];
+    if v.len() < 8 || is_word(at(t, ce)) {
+        return None;
+    }
+    let mut buf = [0u8; 768];
+    let body = v
+        .strip_suffix(b"==")
+        .or_else(|| v.strip_suffix(b"="))
+        .unwrap_or(v);
+    let n = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode_slice(body, &mut buf)
+        .ok()?;
+    let decoded = std::str::from_utf8(&buf[..n]).ok()?;
+    let (user, pass) = decoded.split_once(':')?;
+    let printable = decoded.chars().all(|c| !c.is_control());
+    (printable && !user.is_empty() && !pass.is_empty())
+        .then(|| Hit::new(Kind::AuthorizationHeader, cs, ce, "basic"))
 }
 
 /// A JSON Web Token at `h` (`eyJ…`): three (JWS) or five (JWE) base64url segments whose header
@@ -1161,10 +1285,32 @@ pub(crate) fn url(sc: &Scanner, t: &[u8], h: usize) -> (Option<Hit>, Option<usiz
     let start = match sc.url_mode {
         UrlCredentialsMode::Password => colon + 1,
         UrlCredentialsMode::UserAndPassword => auth_start,
+        UrlCredentialsMode::Auto if is_db || is_token_user(&t[auth_start..colon]) => colon + 1,
+        UrlCredentialsMode::Auto => auth_start,
     };
     // Resume inside the credential so that a recognisable token used as a password
     // (`https://__token__:pypi-AgE…@upload.pypi.org`) is reported with its own kind.
     (Some(Hit::new(kind, start, at_pos, det)), Some(colon + 1))
+}
+
+/// User names that token authentication puts in URLs (`https://__token__:pypi-…@`,
+/// `https://x-access-token:ghs_…@github.com`): protocol constants, not anyone's login.
+fn is_token_user(user: &[u8]) -> bool {
+    const USERS: &[&str] = &[
+        "__token__",
+        "x-access-token",
+        "x-token-auth",
+        "x-oauth-basic",
+        "oauth2",
+        "oauth",
+        "token",
+        "git",
+        "api",
+        "apikey",
+    ];
+    USERS
+        .iter()
+        .any(|u| user.eq_ignore_ascii_case(u.as_bytes()))
 }
 
 /// A Mailchimp API key: 32 hex digits, `-us` and a data-centre number; the trigger is `-us`.

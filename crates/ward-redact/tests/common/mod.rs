@@ -710,8 +710,13 @@ pub fn plant(kind: &Kind, rng: &mut Rng) -> Option<Planted> {
             )
         }
         Kind::UrlCredentials => {
+            // Outside connection strings the finding covers the whole userinfo.
             let p = password(rng);
-            planted(k, format!("https://admin:{p}@api.example.com/v1"), p)
+            planted(
+                k,
+                format!("https://admin:{p}@api.example.com/v1"),
+                format!("admin:{p}"),
+            )
         }
         Kind::ConnectionString => {
             let p = password(rng);

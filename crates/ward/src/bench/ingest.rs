@@ -86,6 +86,8 @@ pub struct IngestReport {
     pub ward_unscrubbed: Option<Figures>,
     /// 1 − (c) ÷ (d): the share of ingest throughput the scrubbing stage costs.
     pub scrub_cost: Option<f64>,
+    /// (e) The scrubbing stage alone (default policy), in-process on one thread: records/s.
+    pub scrub_stage_records_per_s: f64,
     /// Ward's rate divided by the raw store's.
     pub ward_vs_raw_store: f64,
     /// Ward's rate divided by the sink's.
@@ -202,6 +204,8 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         connections, args.duration
     );
     let spread = spread_nanos(args);
+    eprintln!("(e) scrub stage alone, one thread, on the same batches…");
+    let scrub_stage_records_per_s = scrub_stage(&batches)?;
     let raw_store = raw_store(&section, Arc::new(batches), bodies.clone(), args)
         .await
         .context("(a) raw store")?;
@@ -349,6 +353,7 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         },
         ward_unscrubbed,
         scrub_cost,
+        scrub_stage_records_per_s,
         ward_vs_raw_store: ward.records_per_s / raw_store.records_per_s,
         ward_vs_http_sink: ward.records_per_s / http_sink.records_per_s,
         raw_store,
@@ -362,6 +367,26 @@ async fn measure(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         ward_peak_rss_bytes,
         ward_vm_hwm_bytes,
     })
+}
+
+/// (e): the pipeline's scrubbing stage with the default policy, on one thread, over copies of the
+/// batches for at least two seconds (copying is not timed).
+fn scrub_stage(batches: &[Batch]) -> anyhow::Result<f64> {
+    let key = ward_redact::PseudonymKey::new([7u8; 32]);
+    let policies = ward_server::config::RedactSection::default().compile(&key)?;
+    let scrubber = ward_server::scrub::Scrubber::new(Some(policies), key);
+    let (mut records, mut busy) = (0usize, Duration::ZERO);
+    for batch in batches.iter().cycle() {
+        if busy >= Duration::from_secs(2) {
+            break;
+        }
+        let mut copy = batch.clone();
+        let started = std::time::Instant::now();
+        std::hint::black_box(scrubber.scrub(&mut copy));
+        busy += started.elapsed();
+        records += copy.logs.len();
+    }
+    Ok(records as f64 / busy.as_secs_f64())
 }
 
 /// Starts `ward serve` on a temporary directory with extra environment `env` and makes an
@@ -659,6 +684,10 @@ fn render(r: &IngestReport) -> String {
                 format!("{:.2}×", r.ward_vs_http_sink),
             ],
             vec!["Ward peak RSS during (c)".into(), rss],
+            vec![
+                "(e) scrub stage alone (default policy, one thread, in-process)".into(),
+                format!("{} records/s", thousands(r.scrub_stage_records_per_s)),
+            ],
             vec![
                 "scrubbing cost: 1 − (c) ÷ (d)".into(),
                 r.scrub_cost

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod keys;
 pub mod query;
+pub mod redact;
 pub mod serve;
 
 use std::path::{Path, PathBuf};
