@@ -284,6 +284,8 @@ pub struct Settings {
     pub max_age_nanos: i64,
     /// `ingest.max_attribute_value_size` in bytes.
     pub max_attribute_value_bytes: usize,
+    /// The compiled `[redact]` policies; `None` when `redact.enabled` is false.
+    pub redact_policies: Option<Policies>,
 }
 
 impl Config {
@@ -411,10 +413,17 @@ impl Config {
                 message: "use trace, debug, info, warn or error".into(),
             });
         }
-        // Compiled here only to report mistakes; the server compiles them again with the real
-        // pseudonym key, which lives in the data directory.
-        self.redact
-            .compile(&PseudonymKey::new(rand::random::<[u8; 32]>()))?;
+        // Compiled once, here, so that mistakes are reported by `ward config check` too. The
+        // key is a placeholder: the scrubber gives every tenant its own key derived from the
+        // secret in the data directory before any pseudonym is made.
+        let redact_policies = if self.redact.enabled {
+            Some(
+                self.redact
+                    .compile(&PseudonymKey::new(rand::random::<[u8; 32]>()))?,
+            )
+        } else {
+            None
+        };
         Ok(Settings {
             listen,
             grpc_listen,
@@ -425,6 +434,7 @@ impl Config {
             max_future_nanos,
             max_age_nanos,
             max_attribute_value_bytes,
+            redact_policies,
             config: self,
         })
     }

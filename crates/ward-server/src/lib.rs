@@ -239,9 +239,6 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The `[redact]` policies did not compile.
-    #[error("{0}")]
-    Config(#[from] crate::config::ConfigError),
 }
 
 impl Server {
@@ -274,14 +271,12 @@ impl Server {
                 source,
             }
         })?;
-        let policies = if redact.enabled {
-            Some(redact.compile(&master_key)?)
-        } else {
+        if !redact.enabled {
             tracing::warn!(
                 "redact.enabled is false: telemetry is stored unscrubbed, secrets included"
             );
-            None
-        };
+        }
+        let policies = settings.redact_policies.clone();
         let security = SecurityEvents::start(store.clone(), metrics.clone());
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
@@ -397,13 +392,12 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let settings = crate::config::Config::default().settings().unwrap();
         let key = ward_redact::PseudonymKey::new([3u8; 32]);
-        let policies = settings.config.redact.compile(&key).unwrap();
         let security = SecurityEvents::start(store.clone(), metrics.clone());
         AppState {
             pipeline: Pipeline::new(
                 store.clone(),
                 metrics.clone(),
-                Scrubber::new(Some(policies), key),
+                Scrubber::new(settings.redact_policies.clone(), key),
                 security.clone(),
             ),
             security,

@@ -52,8 +52,10 @@ impl Scrubber {
         if !redactor.uses_pseudonyms() {
             return Some(redactor.clone());
         }
-        // A derived key is 32 bytes, above the minimum, so this cannot fail; if it ever did,
-        // the master key (valid, checked at start) would still keep values unreadable.
+        // Policies are compiled with a placeholder key (see `Settings::redact_policies`); this
+        // replaces it. A derived key is 32 bytes, above the minimum, so the error cannot occur;
+        // scrubbing without pseudonyms would be worse than a placeholder-keyed one, hence the
+        // fallback keeps the redactor.
         Some(
             redactor
                 .with_pseudonym_key(self.master_key.derive(tenant.as_str().as_bytes()))

@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Ward, http};
+use common::{Ward, http, now_ns};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -19,13 +19,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, span};
 use prost::Message;
 use serde_json::{Value, json};
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
 
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
@@ -73,20 +66,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     e.write_all(data).unwrap();
     e.finish().unwrap()
-}
-
-fn create_key(w: &Ward, scopes: &[&str], tenant: &str) -> String {
-    let r = http()
-        .post(format!("{}/api/v1/keys", w.http))
-        .bearer_auth(&w.admin_key)
-        .json(&json!({"tenant": tenant, "scopes": scopes, "name": "test"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 fn get_json(w: &Ward, key: &str, path: &str) -> (u16, Value) {
@@ -160,7 +139,7 @@ fn health_and_authentication() {
         assert_eq!(r.status(), 401, "{method} {path} with an unknown key");
     }
     // Scopes are enforced.
-    let ingest = create_key(&w, &["ingest"], "default");
+    let ingest = w.create_key(&["ingest"], "default");
     let (status, p) = get_json(&w, &ingest, "/api/v1/logs");
     assert_eq!(status, 403, "{p}");
     // The admin key is not in Ward's log.
@@ -187,7 +166,7 @@ fn health_and_authentication() {
 #[test]
 fn otlp_http_protobuf_json_gzip_and_partial_success() {
     let w = Ward::start(&[]);
-    let key = create_key(&w, &["ingest", "read"], "default");
+    let key = w.create_key(&["ingest", "read"], "default");
     let c = http();
     let t = now_ns();
 
@@ -339,7 +318,7 @@ fn otlp_http_protobuf_json_gzip_and_partial_success() {
 #[test]
 fn json_lines_from_common_loggers() {
     let w = Ward::start(&[]);
-    let key = create_key(&w, &["ingest", "read"], "default");
+    let key = w.create_key(&["ingest", "read"], "default");
     let now_ms = now_ns() / 1_000_000;
     let iso = chrono_like_now();
     let lines = [
@@ -433,7 +412,7 @@ fn chrono_like_now() -> String {
 #[test]
 fn cursor_pagination_is_complete_and_newest_first() {
     let w = Ward::start(&[]);
-    let key = create_key(&w, &["ingest", "read"], "default");
+    let key = w.create_key(&["ingest", "read"], "default");
     let t = now_ns() - 10_000_000_000;
     let bodies: Vec<String> = (0..250).map(|i| format!("page record {i}")).collect();
     let refs: Vec<&str> = bodies.iter().map(|s| s.as_str()).collect();
@@ -670,8 +649,8 @@ async fn otlp_grpc_traces_and_trace_queries() {
 #[test]
 fn tenants_are_isolated() {
     let w = Ward::start(&[]);
-    let a = create_key(&w, &["ingest", "read"], "team-a");
-    let b = create_key(&w, &["ingest", "read"], "team-b");
+    let a = w.create_key(&["ingest", "read"], "team-a");
+    let b = w.create_key(&["ingest", "read"], "team-b");
     let t = now_ns();
     let r = http()
         .post(format!("{}/v1/logs", w.http))
@@ -687,7 +666,7 @@ fn tenants_are_isolated() {
     let (_, services) = get_json(&w, &b, "/api/v1/services");
     assert!(services["services"].as_array().unwrap().is_empty());
     // A tenant admin cannot mint keys for another tenant.
-    let a_admin = create_key(&w, &["admin"], "team-a");
+    let a_admin = w.create_key(&["admin"], "team-a");
     let r = http()
         .post(format!("{}/api/v1/keys", w.http))
         .bearer_auth(&a_admin)
@@ -700,7 +679,7 @@ fn tenants_are_isolated() {
 #[test]
 fn live_tail_streams_committed_records() {
     let w = Ward::start(&[]);
-    let key = create_key(&w, &["ingest", "read"], "default");
+    let key = w.create_key(&["ingest", "read"], "default");
     let mut tail = std::process::Command::new(common::ward_bin())
         .args(["tail", "level>=warn service:tailed", "--json"])
         .env("WARD_URL", &w.http)
@@ -847,7 +826,7 @@ fn cli_keys_query_and_config() {
 #[test]
 fn sigterm_finishes_in_flight_work_and_exits_zero() {
     let mut w = Ward::start(&[]);
-    let key = create_key(&w, &["ingest", "read"], "default");
+    let key = w.create_key(&["ingest", "read"], "default");
     let body = log_request("term", &["before shutdown"], now_ns()).encode_to_vec();
     let r = http()
         .post(format!("{}/v1/logs", w.http))

@@ -7,20 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Ward, http};
+use common::{Ward, http, now_ns};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
-use serde_json::{Value, json};
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-}
+use serde_json::Value;
 
 fn batch(service: &str, bodies: impl Iterator<Item = String>) -> Vec<u8> {
     let t = now_ns();
@@ -55,19 +48,6 @@ fn batch(service: &str, bodies: impl Iterator<Item = String>) -> Vec<u8> {
     .encode_to_vec()
 }
 
-fn key(w: &Ward) -> String {
-    let r = http()
-        .post(format!("{}/api/v1/keys", w.http))
-        .bearer_auth(&w.admin_key)
-        .json(&json!({"scopes": ["ingest", "read"]}))
-        .send()
-        .unwrap();
-    r.json::<Value>().unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn all_bodies(w: &Ward, key: &str, service: &str) -> HashSet<String> {
     let mut out = HashSet::new();
     let mut cursor: Option<String> = None;
@@ -100,7 +80,7 @@ fn all_bodies(w: &Ward, key: &str, service: &str) -> HashSet<String> {
 #[test]
 fn sigkill_during_sustained_ingest_loses_no_acknowledged_record() {
     let mut w = Ward::start(&[]);
-    let key = key(&w);
+    let key = w.create_key(&["ingest", "read"], "default");
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
@@ -163,7 +143,7 @@ fn overload_is_refused_with_retry_after_and_memory_stays_flat() {
         ("WARD_STORE_MAX_QUEUE_RECORDS", "4000"),
         ("WARD_STORE_MAX_COMMIT_RECORDS", "2000"),
     ]);
-    let key = key(&w);
+    let key = w.create_key(&["ingest", "read"], "default");
     let body = Arc::new(batch(
         "flood",
         (0..1000).map(|i| format!("flood record {i} with some padding text to make it realistic")),

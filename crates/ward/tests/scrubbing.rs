@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Ward, http};
+use common::{Ward, http, now_ns};
 use serde_json::{Value, json};
 
 const AWS_KEY: &str = "AKIAQYLPMN5HHHFPZAM2";
@@ -12,20 +12,6 @@ const GITHUB_TOKEN: &str = "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";
 const DB_PASSWORD: &str = "Zq8-hunter2-Kv3x";
 const EMAIL: &str = "jane.doe@example.com";
 const CARD: &str = "4539 1488 0343 6467";
-
-fn key(w: &Ward, tenant: &str) -> String {
-    let r = http()
-        .post(format!("{}/api/v1/keys", w.http))
-        .bearer_auth(&w.admin_key)
-        .json(&json!({"tenant": tenant, "scopes": ["ingest", "read", "metrics"], "name": "t"}))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn get(w: &Ward, key: &str, path: &str) -> Value {
     let r = http()
@@ -35,13 +21,6 @@ fn get(w: &Ward, key: &str, path: &str) -> Value {
         .unwrap();
     assert_eq!(r.status(), 200, "{path}");
     r.json().unwrap()
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
 }
 
 fn assert_no_secret(text: &str) {
@@ -69,7 +48,7 @@ operators = { email = { type = "pseudonym" } }
     )
     .unwrap();
     let w = Ward::start_in(dir.path(), &[], None);
-    let key = key(&w, "default");
+    let key = w.create_key(&["ingest", "read", "metrics"], "default");
 
     // JSON lines: secrets in the message, in nested fields, under a password key.
     let lines = [
@@ -214,7 +193,7 @@ operators = { email = { type = "pseudonym" } }
     assert_no_secret(&stdout);
 
     // A tenant with its own policy: HIPAA profile, stable keyed pseudonyms for e-mails.
-    let clinic = self::key(&w, "clinic");
+    let clinic = w.create_key(&["ingest", "read", "metrics"], "clinic");
     let r = http()
         .post(format!("{}/api/v1/ingest/logs", w.http))
         .bearer_auth(&clinic)

@@ -156,6 +156,31 @@ impl Drop for Ward {
     }
 }
 
+/// Now, in Unix nanoseconds.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+impl Ward {
+    /// Creates an API key of `tenant` with `scopes` through the API, with the admin key.
+    pub fn create_key(&self, scopes: &[&str], tenant: &str) -> String {
+        let r = http()
+            .post(format!("{}/api/v1/keys", self.http))
+            .bearer_auth(&self.admin_key)
+            .json(&serde_json::json!({"tenant": tenant, "scopes": scopes, "name": "test"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<serde_json::Value>().unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
 /// A blocking HTTP client with the key set.
 pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
