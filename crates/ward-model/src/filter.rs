@@ -313,9 +313,13 @@ fn describe(c: &Condition) -> &'static str {
 
 /// Splits text into lower-case alphanumeric tokens, the way the full-text index does.
 pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    raw_tokens(text).map(|t| t.to_lowercase())
+}
+
+/// The alphanumeric runs of `text` as they are written; [`tokens`] lower-cases them.
+pub fn raw_tokens(text: &str) -> impl Iterator<Item = &str> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|t| !t.is_empty())
-        .map(|t| t.to_lowercase())
 }
 
 /// True when the tokens of `phrase` appear contiguously among the tokens of `body`.

@@ -1,8 +1,11 @@
 //! Throughput of each profile on a generated, realistic log corpus.
 //!
 //! ```text
-//! cargo run --release -p ward-redact --example throughput [-- <megabytes, default 32>]
+//! cargo run --release -p ward-redact --example throughput [-- <megabytes, default 32> [<profile>…]]
 //! ```
+//!
+//! With profile names after the size, only those profiles are measured (handy for counting the
+//! instructions of one profile under `valgrind`).
 //!
 //! The corpus mixes the line formats Ward ingests — `tracing` logfmt with module paths, span
 //! fields and ids; JSON lines from agent frameworks (model, token counts, latencies, UUIDs);
@@ -229,6 +232,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(32);
+    let only: Vec<Profile> = std::env::args()
+        .skip(2)
+        .map(|a| a.parse().unwrap_or_else(|e| panic!("{e}")))
+        .collect();
     let lines = corpus(mb * 1_000_000);
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     println!(
@@ -241,6 +248,9 @@ fn main() {
         "profile", "MB/s", "lines/s", "findings"
     );
     for profile in Profile::ALL {
+        if !only.is_empty() && !only.contains(&profile) {
+            continue;
+        }
         let r = Redactor::builtin(profile);
         let mut best = f64::MAX;
         let mut findings = 0;

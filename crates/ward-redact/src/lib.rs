@@ -161,11 +161,11 @@
 //! # How it is fast
 //!
 //! Nothing runs a big regex set over the text. The scanner makes a few passes, each
-//! linear and allocation-free on clean text: one SIMD multi-literal search for secret prefixes
-//! and keywords (each hit confirmed by its own anchored regex or parser at that position only),
-//! one walk over digit runs dispatching to checksum validators by shape, a `memchr` for `@`, and
-//! (only when IPv6/MAC detection is on) one for `:`/`-`. The `throughput` example measures each
-//! profile on a generated log corpus.
+//! linear and allocation-free on clean text: a SIMD multi-literal search (two Teddy searchers)
+//! for secret prefixes and keywords (each hit confirmed by its own anchored regex or parser at
+//! that position only), one walk over digit runs dispatching to checksum validators by shape, a
+//! vectorised byte search for `@`, and (only when IPv6/MAC detection is on) one for `:`/`-`.
+//! The `throughput` example measures each profile on a generated log corpus.
 //!
 //! # Guarantees
 //!

@@ -3,13 +3,13 @@
 //! Scanning is organised so that clean text costs as little as possible (see the crate docs for
 //! the measured figures):
 //!
-//! 1. **Literal pass.** One multi-literal searcher (Teddy SIMD via `aho-corasick`'s packed
-//!    searcher, falling back to an Aho-Corasick automaton) over the literal prefixes of secrets
-//!    (`sk-`, `ghp_`, `AKIA`, `xox`, `-----BEGIN`, `eyJ`, `://` …) and over keywords (`assw` for
-//!    password/passwd, `ecret`, `oken`, `uthorization` … in their lower and upper case forms, so
-//!    the search stays case-sensitive and SIMD-friendly). Each hit is confirmed by its own anchored
-//!    regex or hand-written parser applied at that position only: nothing ever runs a big regex
-//!    set over the whole text.
+//! 1. **Literal pass.** Two multi-literal searchers (Teddy SIMD via `aho-corasick`'s packed
+//!    searcher, falling back to an Aho-Corasick automaton; their hits merged in position order)
+//!    over the literal prefixes of secrets (`sk-`, `ghp_`, `AKIA`, `xox`, `-----BEGIN`, `eyJ`,
+//!    `://` …) and over keywords (`assw` for password/passwd, `ecret`, `oken`, `uthorization` …
+//!    in their lower and upper case forms, so the search stays case-sensitive and SIMD-friendly).
+//!    Each hit is confirmed by its own anchored regex or hand-written parser applied at that
+//!    position only: nothing ever runs a big regex set over the whole text.
 //! 2. **Digit pass.** One walk over the digits of the text. A digit that starts a token begins a
 //!    *number token*: digit groups joined by single separators (space, dash, dot, slash,
 //!    parentheses), which is dispatched by digit count and grouping to the checksum validators
@@ -34,23 +34,25 @@ use regex_automata::{Anchored, Input};
 use crate::config::UrlCredentialsMode;
 use crate::detectors::secrets::{self, Action, RULES};
 use crate::detectors::{
-    Context, Hit, access_log_number, at, before, boundary_before, contact, financial, government,
-    health, is_alnum, is_word, kw, network, run_end, run_start, skip_word,
+    Context, Hit, access_log_number, at, before, boundary_before, contact, financial, find_first,
+    government, health, is_alnum, is_word, kw, network, run_end, run_start, skip_word,
 };
 use crate::kind::{Kind, KindSet};
 
-/// One compiled multi-literal searcher over at most [`GROUP_SIZE`] literals.
+mod literal_order;
+
+/// One compiled multi-literal searcher.
 enum Searcher {
     Packed(packed::Searcher),
     Ac(AhoCorasick),
 }
 
-/// Teddy (the SIMD searcher inside `aho-corasick`) stays fast up to 64 literals; beyond that its
-/// buckets saturate and `aho-corasick` refuses to build it. The literals are therefore split
-/// into groups of at most 64, each with its own Teddy, and their hits are merged in position
-/// order: two SIMD scans are far cheaper than one DFA walk over every byte.
-const GROUP_SIZE: usize = 64;
-const MAX_LITERAL_GROUPS: usize = 4;
+/// The literals are searched by two Teddy searchers (the SIMD searcher inside `aho-corasick`),
+/// whose hits are merged in position order: one for literals of four bytes or more, compared by
+/// four-byte fingerprints, and one with the three-byte literals (`sk-`, `://`, `bic` …), whose
+/// fingerprints can only be three bytes long. Which literal goes to which searcher, and in which
+/// order, is tuned: see [`literal_order`].
+const LITERAL_GROUPS: usize = 2;
 
 /// The literal triggers, split into SIMD-searchable groups.
 struct Literals {
@@ -64,21 +66,26 @@ impl Literals {
         if patterns.is_empty() {
             return None;
         }
-        // Teddy fingerprints as many leading bytes as its shortest pattern has (at most four).
-        // Three-byte literals (`sk-`, `://`, `bic` …) in a group make every candidate check
-        // three bytes only, and then one position in thirty or so needs verifying: keeping them
-        // in a group of their own lets the long literals use four-byte fingerprints.
-        let (short, long): (Vec<usize>, Vec<usize>) =
-            (0..patterns.len()).partition(|&i| patterns[i].len() < 4);
+        let listed = [literal_order::FOUR_BYTE, literal_order::MIXED];
+        let mut members: [Vec<usize>; LITERAL_GROUPS] = listed.map(|list| {
+            list.iter()
+                .filter_map(|lit| patterns.iter().position(|p| p == lit))
+                .collect()
+        });
+        // A trigger that the tuned lists do not know is searched with the mixed group.
+        let unlisted: Vec<usize> = (0..patterns.len())
+            .filter(|i| !members.iter().any(|m| m.contains(i)))
+            .collect();
+        members[LITERAL_GROUPS - 1].extend(unlisted);
         let mut groups = Vec::new();
-        for chunk in long
-            .chunks(GROUP_SIZE)
-            .chain(short.chunks(GROUP_SIZE))
-            .take(MAX_LITERAL_GROUPS)
-        {
-            let lits: Vec<&[u8]> = chunk.iter().map(|&i| patterns[i].as_bytes()).collect();
+        for mut order in members.into_iter().filter(|m| !m.is_empty()) {
+            restore_precedence(&mut order, patterns);
+            let lits: Vec<&[u8]> = order.iter().map(|&i| patterns[i].as_bytes()).collect();
             let packed = packed::Config::new()
                 .match_kind(packed::MatchKind::LeftmostFirst)
+                // The mixed group has more than the 64 literals that `aho-corasick` allows by
+                // default, for fear of crowded buckets: the tuned order is what keeps them apart.
+                .heuristic_pattern_limits(false)
                 .builder()
                 .extend(lits.iter().copied())
                 .build();
@@ -92,7 +99,7 @@ impl Literals {
                         .ok()?,
                 ),
             };
-            groups.push((searcher, chunk.to_vec()));
+            groups.push((searcher, order));
         }
         Some(Literals { groups })
     }
@@ -116,13 +123,33 @@ impl Literals {
     }
 }
 
+/// Orders a group so that, of two literals that can match at one position (one is a prefix of
+/// the other, like `sk-` and `sk-ant-`), the trigger declared first is also listed first: that
+/// is the one leftmost-first search reports, and the trigger list's order is the precedence.
+/// Each swap removes an inversion, so this ends.
+fn restore_precedence(order: &mut [usize], patterns: &[&str]) {
+    let mut swapped = true;
+    while swapped {
+        swapped = false;
+        for a in 0..order.len() {
+            for b in a + 1..order.len() {
+                let (x, y) = (patterns[order[a]], patterns[order[b]]);
+                if order[a] > order[b] && (x.starts_with(y) || y.starts_with(x)) {
+                    order.swap(a, b);
+                    swapped = true;
+                }
+            }
+        }
+    }
+}
+
 /// Merges the hits of the literal groups in position order (ties: the literal listed first,
 /// as leftmost-first semantics within one group would).
 struct LiteralHits<'a> {
     lits: &'a Literals,
     hay: &'a [u8],
     /// Per group: `None` when it must be searched again, else its next hit (or no more hits).
-    next: [Option<Option<(usize, usize)>>; MAX_LITERAL_GROUPS],
+    next: [Option<Option<(usize, usize)>>; LITERAL_GROUPS],
 }
 
 impl<'a> LiteralHits<'a> {
@@ -130,7 +157,7 @@ impl<'a> LiteralHits<'a> {
         LiteralHits {
             lits,
             hay,
-            next: [None; MAX_LITERAL_GROUPS],
+            next: [None; LITERAL_GROUPS],
         }
     }
 
@@ -172,20 +199,40 @@ pub(crate) struct Scanner {
     literals: Option<Literals>,
     /// Action of each literal, by pattern index.
     actions: Vec<Action>,
-    /// Anchored regexes of the secret rules, by index in [`RULES`] (only enabled ones).
-    rule_regex: Vec<Option<Regex>>,
+    /// The secret rules, by index in [`RULES`] (only enabled ones).
+    rule_regex: Vec<Option<RuleMatcher>>,
     digits: bool,
     email: bool,
-    /// `memchr` for `@` (a one-literal automaton delegates to it).
-    at_sign: Option<AhoCorasick>,
-    network: Option<AhoCorasick>,
+    /// Whether the network pass runs (IPv6 or MAC addresses on).
+    network: bool,
     pub custom: Vec<CustomMatcher>,
+}
+
+/// A secret rule's anchored regex and the length of its shortest match.
+struct RuleMatcher {
+    regex: Regex,
+    min_len: usize,
+}
+
+impl RuleMatcher {
+    fn new(pattern: &str) -> Option<RuleMatcher> {
+        let regex = compile_ascii(pattern).ok()?;
+        let min_len = syntax::parse_with(pattern, &ascii_syntax())
+            .ok()?
+            .properties()
+            .minimum_len()?;
+        Some(RuleMatcher { regex, min_len })
+    }
+}
+
+fn ascii_syntax() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
 }
 
 /// Compiles an ASCII pattern for anchored byte matching.
 pub(crate) fn compile_ascii(pattern: &str) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
     Regex::builder()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .syntax(ascii_syntax())
         .build(pattern)
         .map_err(Box::new)
 }
@@ -209,7 +256,7 @@ impl Scanner {
             .map(|r| {
                 if enabled.contains(&r.kind) {
                     // The built-in patterns are tested; a failure here is a bug caught by tests.
-                    compile_ascii(r.pattern).ok()
+                    RuleMatcher::new(r.pattern)
                 } else {
                     None
                 }
@@ -223,11 +270,7 @@ impl Scanner {
                     | crate::kind::Category::Health
             ) || matches!(k, Kind::Phone | Kind::Ipv4 | Kind::TwilioKey)
         });
-        let network = if enabled.contains(&Kind::Ipv6) || enabled.contains(&Kind::MacAddress) {
-            AhoCorasick::new([":", "-"]).ok()
-        } else {
-            None
-        };
+        let network = enabled.contains(&Kind::Ipv6) || enabled.contains(&Kind::MacAddress);
         Scanner {
             enabled,
             url_mode,
@@ -236,7 +279,6 @@ impl Scanner {
             rule_regex,
             digits,
             email: enabled.contains(&Kind::Email),
-            at_sign: AhoCorasick::new(["@"]).ok(),
             network,
             custom,
         }
@@ -265,8 +307,8 @@ impl Scanner {
             if self.email {
                 self.email_pass(t, &claimed, &mut extra);
             }
-            if let Some(net) = &self.network {
-                network::pass(self, net, t, &claimed, &mut extra);
+            if self.network {
+                network::pass(self, t, &claimed, &mut extra);
             }
         }
         out.append(&mut extra);
@@ -312,13 +354,19 @@ impl Scanner {
 
     fn secret_rule(&self, i: usize, t: &[u8], h: usize) -> Option<Hit> {
         let rule = RULES.get(i)?;
-        let re = self.rule_regex.get(i)?.as_ref()?;
+        let matcher = self.rule_regex.get(i)?.as_ref()?;
         if rule.word_boundary && !boundary_before(t, h) {
+            return None;
+        }
+        // Every rule matches printable ASCII only (tested): a candidate cut short by a space or
+        // the end of the line (`ward_server::api: …` for `ward_`) is rejected without the regex,
+        // whose setup costs more than the whole test.
+        if run_end(t, h, matcher.min_len, |b| b.is_ascii_graphic()) - h < matcher.min_len {
             return None;
         }
         let input = Input::new(t).range(h..).anchored(Anchored::Yes);
         let mut slots = [None; 4];
-        re.search_slots(&input, &mut slots)?;
+        matcher.regex.search_slots(&input, &mut slots)?;
         let (m_start, m_end) = (slots[0]?.get(), slots[1]?.get());
         if (rule.tail)(at(t, m_end)) {
             return None;
@@ -375,23 +423,29 @@ impl Scanner {
                 out.push(hit);
                 continue;
             }
+            if let Some(end) = lone_short_number(t, p) {
+                i = end;
+                continue;
+            }
             let tok = NumTok::parse(t, p);
             let after = at(t, tok.end);
             if is_word(after) {
                 // Digits glued to letters: `10ms`, `2024-05-01T12`, `4bf92f…`, or an identifier
                 // that starts with a digit (`12345678Z`, `0x…`, `1BvBM…`, `1EG4-TE5-MK73`).
-                let e = skip_word(t, p, false);
-                if tok.ng == 1
-                    && !tok.plus
-                    && !tok.paren_first
-                    && e - p <= 128
-                    && let Some(hit) = self.classify_word(t, p, e)
-                {
-                    i = hit.end.max(e);
-                    out.push(hit);
-                    continue;
+                let mut from = tok.end;
+                if tok.ng == 1 && !tok.plus && !tok.paren_first {
+                    let e = skip_word(t, p, false);
+                    if e - p <= 128
+                        && let Some(hit) = self.classify_word(t, p, e)
+                    {
+                        i = hit.end.max(e);
+                        out.push(hit);
+                        continue;
+                    }
+                    // `[tok.end, e)` is letters and digits: do not step over it twice.
+                    from = e;
                 }
-                i = skip_word(t, tok.end, true).max(p + 1);
+                i = skip_word(t, from, true).max(p + 1);
                 continue;
             }
             if after == b'-'
@@ -467,6 +521,11 @@ impl Scanner {
     /// context-dependent bare runs, then national phone formats.
     fn classify_number(&self, t: &[u8], tok: &NumTok, ctx: &mut LazyContext<'_>) -> Option<Hit> {
         let span = |kind: Kind, det: &'static str| Some(Hit::new(kind, tok.start, tok.end, det));
+        // Most tokens are counts, ports, sizes and parts of timestamps: one group of fewer than
+        // eight digits is none of the shapes below (the shortest is an 8-digit TFN).
+        if tok.ng == 1 && tok.n < 8 && !tok.plus && !tok.parens {
+            return None;
+        }
         if tok.plus || tok.intl_00() {
             return if self.on(&Kind::Phone) && contact::phone_international(tok) {
                 span(Kind::Phone, "phone.e164")
@@ -792,14 +851,9 @@ impl Scanner {
     }
 
     fn email_pass(&self, t: &[u8], claimed: &Claimed<'_>, out: &mut Vec<Hit>) {
-        let Some(at_sign) = &self.at_sign else { return };
         let mut cursor = claimed.cursor();
         let mut i = 0;
-        while let Some(m) = (i < t.len())
-            .then(|| at_sign.find(AcInput::new(t).range(i..)))
-            .flatten()
-        {
-            let a = m.start();
+        while let Some(a) = find_first(t, i, |b| b == b'@') {
             // An `@` inside (or right after) a claimed region is a URL's userinfo separator.
             // (The cursor moves forward only: ask about `a - 1` first.)
             if (a > 0 && cursor.inside(a - 1).is_some()) || cursor.inside(a).is_some() {
@@ -847,25 +901,34 @@ fn custom_pass(rule: &CustomMatcher, text: &str, out: &mut Vec<Hit>) {
     }
 }
 
+/// The end of the digit run at `p` when it is a whole number token of fewer than eight digits:
+/// no `+` or `(` before it, and after it nothing that [`NumTok::parse`] would read on (a
+/// separator or parenthesis followed by a digit) or that the digit pass treats apart (a word
+/// byte, `-`, `.`). Such a token matches nothing (see [`Scanner::classify_number`]), and it is
+/// most of the numbers in logs (counts, ports, sizes, parts of timestamps): recognising it
+/// without building the token saves the digit pass much of its work.
+#[inline]
+fn lone_short_number(t: &[u8], p: usize) -> Option<usize> {
+    if matches!(before(t, p), b'+' | b'(') {
+        return None;
+    }
+    let end = run_end(t, p, 8, |b| b.is_ascii_digit());
+    let digit_at = |i: usize| at(t, i).is_ascii_digit();
+    // The cases in which `NumTok::parse` reads on, and the ones the digit pass treats apart.
+    let lone = end - p < 8
+        && match at(t, end) {
+            b' ' => !(digit_at(end + 1) || (at(t, end + 1) == b'(' && digit_at(end + 2))),
+            b'/' | b'(' => !digit_at(end + 1),
+            b'-' | b'.' => false,
+            after => !is_word(after),
+        };
+    lone.then_some(end)
+}
+
 /// Finds the next ASCII digit at or after `from`.
 #[inline]
 fn next_digit(t: &[u8], from: usize) -> Option<usize> {
-    let mut i = from;
-    // Sixteen bytes at a time with a branch-free test the compiler vectorises: runs of prose
-    // without digits are skipped at memory speed.
-    while let Some(chunk) = t.get(i..i + 16) {
-        let any = chunk
-            .iter()
-            .fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'0') < 10));
-        if any != 0 {
-            break;
-        }
-        i += 16;
-    }
-    t.get(i..)?
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|p| p + i)
+    find_first(t, from, |b| b.is_ascii_digit())
 }
 
 /// Regions claimed by the literal pass, sorted by start.
@@ -1209,6 +1272,43 @@ mod tests {
         let sub = tok.sub(0, 4);
         assert_eq!((sub.start, sub.end), (0, 19));
         assert_eq!(sub.digits(), b"4111111111111111");
+    }
+
+    #[test]
+    fn literal_order_lists_every_trigger_once() {
+        let mut triggers: Vec<&str> = secrets::triggers().iter().map(|t| t.literal).collect();
+        let mut listed: Vec<&str> = [literal_order::FOUR_BYTE, literal_order::MIXED].concat();
+        triggers.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(triggers, listed);
+        assert!(literal_order::FOUR_BYTE.iter().all(|l| l.len() >= 4));
+        // `aho-corasick`'s packed searchers take at most 128 patterns.
+        assert!(literal_order::FOUR_BYTE.len() <= 128 && literal_order::MIXED.len() <= 128);
+    }
+
+    #[test]
+    fn precedence_survives_the_tuned_order() {
+        let patterns = ["sk-ant-", "ghp_", "sk-"];
+        let mut order = vec![2, 1, 0];
+        restore_precedence(&mut order, &patterns);
+        assert_eq!(order, [0, 1, 2]);
+        // The built-in triggers: the longer `sk-…` prefixes win over `sk-` whatever the groups.
+        let lits = Literals::new(
+            &secrets::triggers()
+                .iter()
+                .map(|t| t.literal)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let t = b"key sk-lf-0 sk-ant-0 sk-or-v1-0 sk-0";
+        let mut hits = LiteralHits::new(&lits, t);
+        let mut pos = 0;
+        let mut found = Vec::new();
+        while let Some((pat, h)) = hits.next_from(pos) {
+            found.push(secrets::triggers()[pat].literal);
+            pos = h + 1;
+        }
+        assert_eq!(found, ["sk-lf-", "sk-ant-", "sk-or-v1-", "sk-"]);
     }
 
     #[test]

@@ -657,14 +657,31 @@ pub fn vin(s: &[u8]) -> bool {
 
 const BASE58: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 
+/// The value of each byte in [`BASE58`], `u8::MAX` for bytes outside it.
+static BASE58_VALUES: [u8; 256] = {
+    let mut table = [u8::MAX; 256];
+    let mut i = 0;
+    while i < BASE58.len() {
+        table[BASE58[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 fn base58_value(b: u8) -> Option<u32> {
-    BASE58.iter().position(|&c| c == b).map(|p| p as u32)
+    let v = BASE58_VALUES[usize::from(b)];
+    (v != u8::MAX).then_some(u32::from(v))
 }
 
 /// Decodes Base58Check (Bitcoin alphabet) into a 25-byte payload and verifies the double-SHA-256
 /// checksum; returns the version byte.
 pub fn base58check_version(s: &[u8]) -> Option<u8> {
     if !(25..=35).contains(&s.len()) {
+        return None;
+    }
+    // Most candidates are hex ids of the right length: reject a `0` (not in the alphabet)
+    // before the quadratic decode.
+    if !s.iter().all(|&b| base58_value(b).is_some()) {
         return None;
     }
     // Big-number decode into a fixed buffer: the payload of an address is 25 bytes.

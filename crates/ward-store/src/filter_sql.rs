@@ -6,23 +6,20 @@
 //! treats as false), every user value is a bound parameter, and conditions that `matches_*`
 //! treats as "does not apply to this signal" compile to the constant `0`.
 //!
-//! Full text is two-staged. The FTS index holds, per log row, the body's
-//! `ward_model::filter::tokens` joined by spaces (see the writer). FTS5's `unicode61` tokenizer
-//! then tokenizes a query token exactly as it tokenized the same token in a document — both
-//! are the same string — so a phrase of Ward tokens, given to FTS5 as a phrase, matches every
-//! row whose Ward tokens contain it (plus possibly more, where FTS5 splits a Ward token that
-//! Unicode 6.1 does not consider all letters). `ward_phrase` (= `contains_phrase`) then
-//! decides each candidate. The one way FTS5 could miss a row is a phrase it reduces to no
-//! token at all (every character a separator in Unicode 6.1, e.g. marks or letters added
-//! later), which matches nothing; so a phrase goes to FTS5 only if one of its tokens contains
-//! an *anchor*: a character that was a letter or digit long before Unicode 6.1.
+//! Logs are stored in blocks (see `crate::block`), so for them [`compile_log_blocks`] compiles
+//! only what every record of a block shares (service, level, and terms of other signals, which
+//! are constant) into exact SQL over block columns, plus the Bloom filter keys that a block must
+//! hold to contain a match: every token of a positive full-text term (a record containing a
+//! phrase contains each of its tokens, and the block's filter holds every token of every body,
+//! tokenized by the same `ward_model::filter::tokens`) and a positive trace id. The store then
+//! decides each record of the remaining blocks with `Filter::matches_log`.
 
 use rusqlite::types::Value;
-use ward_model::filter::{AttrValue, CmpOp, Condition, Filter, tokens};
+use ward_model::filter::{AttrValue, CmpOp, Condition, Filter, Term, tokens};
 
+use crate::block;
 use crate::error::{Result, StoreError};
 use crate::functions::op_code;
-use crate::schema::FtsDetail;
 
 /// Which record kind (and table alias) the filter is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,11 +46,11 @@ pub(crate) struct CompiledFilter {
     pub(crate) sql: String,
     /// Parameters of `sql`, in placeholder order.
     pub(crate) params: Vec<Value>,
-    /// Token lists of the positive full-text terms that FTS5 can narrow; each must occur as
-    /// a phrase.
-    fts_phrases: Vec<Vec<String>>,
-    /// A positive trace-id term is present: it selects a handful of rows through the trace
-    /// index, so driving the query from the FTS index would only be slower.
+    /// Bloom filter keys every log block with a match holds (`block::token_key`,
+    /// `block::trace_key`).
+    pub(crate) bloom_keys: Vec<u64>,
+    /// A positive trace-id term is present (spans): it selects a handful of rows through the
+    /// trace index.
     pub(crate) positive_trace: bool,
     /// A positive `service:NAME` term is present.
     positive_service: bool,
@@ -77,48 +74,57 @@ impl CompiledFilter {
             "tenant"
         }
     }
-
-    /// The FTS5 MATCH expression narrowing candidates, for a partition indexed with `detail`;
-    /// `None` when no positive full-text term can use the index.
-    pub(crate) fn fts_match(&self, detail: FtsDetail) -> Option<String> {
-        // Tokens are alphanumeric runs, so quoting them needs no escaping; quoting keeps words
-        // like `and`/`or`/`not`/`near` literal.
-        let parts: Vec<String> = match detail {
-            FtsDetail::Full => self
-                .fts_phrases
-                .iter()
-                .map(|phrase| format!("\"{}\"", phrase.join(" ")))
-                .collect(),
-            // Without positions FTS5 cannot do phrases: every anchored token must merely occur
-            // (a token without an anchor might tokenize to nothing), and `ward_phrase`
-            // restores phrase semantics.
-            FtsDetail::Column | FtsDetail::None => self
-                .fts_phrases
-                .iter()
-                .flatten()
-                .filter(|t| t.chars().any(is_anchor))
-                .map(|t| format!("\"{t}\""))
-                .collect(),
-        };
-        (!parts.is_empty()).then(|| parts.join(" AND "))
-    }
 }
 
-/// Compiles `filter` for `target`.
+/// Compiles `filter` for `target`, every term exactly.
 pub(crate) fn compile(filter: &Filter, target: Target) -> Result<CompiledFilter> {
     let mut out = CompiledFilter::default();
     for term in &filter.terms {
-        let expr = condition_sql(&term.condition, term.negated, target, &mut out)?;
-        out.sql.push_str(" AND ");
-        if term.negated {
-            out.sql.push_str("NOT (");
-            out.sql.push_str(&expr);
-            out.sql.push(')');
-        } else {
-            out.sql.push_str(&expr);
+        push_exact(term, target, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Compiles `filter` for a scan of log blocks (see the module doc): `sql` is exact for the
+/// terms it covers and true for the others, which `Filter::matches_log` decides per record.
+pub(crate) fn compile_log_blocks(filter: &Filter) -> Result<CompiledFilter> {
+    let mut out = CompiledFilter::default();
+    for term in &filter.terms {
+        match &term.condition {
+            // Shared by every record of a block.
+            Condition::Service { .. } | Condition::Level { .. } => {
+                push_exact(term, Target::Logs, &mut out)?
+            }
+            Condition::Text(text) => {
+                if !term.negated {
+                    out.bloom_keys
+                        .extend(tokens(text).map(|t| block::token_key(&t)));
+                }
+            }
+            Condition::TraceId(id) => {
+                if !term.negated {
+                    out.bloom_keys.push(block::trace_key(&id.0));
+                }
+            }
+            Condition::SpanId(_) | Condition::Attr { .. } => {}
+            // Terms of spans: constant for logs.
+            _ => push_exact(term, Target::Logs, &mut out)?,
         }
     }
     Ok(out)
+}
+
+fn push_exact(term: &Term, target: Target, out: &mut CompiledFilter) -> Result<()> {
+    let expr = condition_sql(&term.condition, term.negated, target, out)?;
+    out.sql.push_str(" AND ");
+    if term.negated {
+        out.sql.push_str("NOT (");
+        out.sql.push_str(&expr);
+        out.sql.push(')');
+    } else {
+        out.sql.push_str(&expr);
+    }
+    Ok(())
 }
 
 fn condition_sql(
@@ -132,13 +138,6 @@ fn condition_sql(
     let spans = target == Target::Spans;
     let p = &mut out.params;
     Ok(match cond {
-        Condition::Text(text) if logs => {
-            if !negated && let Some(phrase) = fts_phrase(text) {
-                out.fts_phrases.push(phrase);
-            }
-            p.push(Value::Text(text.clone()));
-            format!("ward_phrase({a}.body, ?)")
-        }
         Condition::Service { op, name } => {
             p.push(Value::Text(name.clone()));
             out.positive_service |= !negated && *op == CmpOp::Eq;
@@ -234,77 +233,48 @@ fn json_path(key: &str) -> Result<String> {
     Ok(format!("$.\"{key}\""))
 }
 
-/// The tokens of `text` as an FTS phrase, if one of them holds an anchor (see the module doc).
-fn fts_phrase(text: &str) -> Option<Vec<String>> {
-    let phrase: Vec<String> = tokens(text).collect();
-    phrase
-        .iter()
-        .any(|t| t.chars().any(is_anchor))
-        .then_some(phrase)
-}
-
-/// Characters that FTS5's Unicode 6.1 tables certainly classify as letters or digits: lower-case
-/// forms (Ward's tokens are lower-cased) from blocks assigned by Unicode 3.0. Deliberately
-/// conservative: a character missing here only means FTS5 is not used for a phrase made
-/// entirely of such characters.
-fn is_anchor(c: char) -> bool {
-    matches!(c,
-        'a'..='z' | '0'..='9'
-        | '\u{DF}'..='\u{F6}' | '\u{F8}'..='\u{17F}' // Latin-1 and Latin Extended-A lower case
-        | '\u{3B1}'..='\u{3C9}' // Greek
-        | '\u{430}'..='\u{45F}' // Cyrillic
-        | '\u{5D0}'..='\u{5EA}' // Hebrew
-        | '\u{621}'..='\u{63A}' | '\u{641}'..='\u{64A}' // Arabic
-        | '\u{3041}'..='\u{3094}' | '\u{30A1}'..='\u{30FA}' // Hiragana, Katakana
-        | '\u{4E00}'..='\u{9FA5}' // CJK unified ideographs
-        | '\u{AC00}'..='\u{D7A3}' // Hangul syllables
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn phrases_need_an_anchor() {
-        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    fn log_block_filters_narrow_by_tokens_and_trace_ids() {
+        let f = Filter::parse(
+            "\"Connection TIMEOUT\" -retry \u{903}\u{903} 日本語 trace_id=0af7651916cd43dd8448eb211c80319c",
+        )
+        .unwrap();
+        let c = compile_log_blocks(&f).unwrap();
+        let trace = [
+            0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80,
+            0x31, 0x9c,
+        ];
+        let expected: Vec<u64> = ["connection", "timeout", "\u{903}\u{903}", "日本語"]
+            .iter()
+            .map(|t| block::token_key(t))
+            .chain([block::trace_key(&trace)])
+            .collect();
+        assert_eq!(c.bloom_keys, expected);
+        // Nothing of these is block-level SQL: the records decide.
+        assert_eq!(c.sql, "");
+        let c = compile_log_blocks(
+            &Filter::parse(
+                "service:a -level>=warn user=x -trace_id=0af7651916cd43dd8448eb211c80319c -x",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(c.bloom_keys.is_empty());
         assert_eq!(
-            fts_phrase("Connection TIMEOUT, after"),
-            Some(strings(&["connection", "timeout", "after"]))
+            c.sql,
+            " AND l.service_id IS (SELECT id FROM service_names WHERE name = ?) AND NOT (l.level >= ?)"
         );
-        assert_eq!(
-            fts_phrase("日本語 ǅemo"),
-            Some(strings(&["日本語", "ǆemo"]))
-        );
-        assert_eq!(
-            fts_phrase("\u{903}\u{903} ok"),
-            Some(strings(&["\u{903}\u{903}", "ok"]))
-        );
-        assert_eq!(fts_phrase("\u{903}\u{903}"), None);
-        assert_eq!(fts_phrase("!!"), None);
-    }
-
-    #[test]
-    fn fts_expressions_follow_the_detail_level() {
-        let f =
-            Filter::parse("\"connection timeout\" -retry \u{903}\u{903} \"x \u{903}\"").unwrap();
-        let c = compile(&f, Target::Logs).unwrap();
-        assert_eq!(
-            c.fts_match(FtsDetail::Full).as_deref(),
-            Some("\"connection timeout\" AND \"x \u{903}\"")
-        );
-        assert_eq!(
-            c.fts_match(FtsDetail::None).as_deref(),
-            Some("\"connection\" AND \"timeout\" AND \"x\"")
-        );
-        let c = compile(&Filter::parse("service:a \u{903}").unwrap(), Target::Logs).unwrap();
-        assert_eq!(c.fts_match(FtsDetail::Full), None);
+        assert_eq!(c.driving_index(Target::Logs), "service");
     }
 
     #[test]
     fn values_are_parameters_and_other_signal_terms_are_false() {
         let f = Filter::parse(r#"service:"x'; DROP TABLE t" duration>1s -status:error"#).unwrap();
-        let c = compile(&f, Target::Logs).unwrap();
+        let c = compile_log_blocks(&f).unwrap();
         assert!(!c.sql.contains("DROP"));
         assert!(c.sql.ends_with(" AND 0 AND NOT (0)"), "{}", c.sql);
         assert!(json_path("a\"b").is_err());

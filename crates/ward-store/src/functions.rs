@@ -1,8 +1,6 @@
 //! SQL functions registered on the read connections so that compiled filters mean exactly what
 //! `ward_model::filter` means in memory.
 //!
-//! * `ward_phrase(body, phrase)` is `contains_phrase` itself: the FTS index only narrows the
-//!   candidates, this decides.
 //! * `ward_attr(found_json, op, kind, value)` decides an attribute condition given the JSON text
 //!   of the value found (`attributes -> '$."key"'`, record first, then resource), reproducing
 //!   `attr_matches`: JSON numbers are re-parsed from their text with Rust's exact float parser,
@@ -12,7 +10,7 @@
 use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
 use rusqlite::types::ValueRef;
-use ward_model::filter::{AttrValue, CmpOp, contains_phrase};
+use ward_model::filter::{AttrValue, CmpOp};
 
 /// Encodes an operator as the integer passed to `ward_attr`.
 pub(crate) fn op_code(op: CmpOp) -> i64 {
@@ -45,11 +43,6 @@ pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     let flags = FunctionFlags::SQLITE_UTF8
         | FunctionFlags::SQLITE_DETERMINISTIC
         | FunctionFlags::SQLITE_INNOCUOUS;
-    conn.create_scalar_function("ward_phrase", 2, flags, |ctx| {
-        let body = text_arg(ctx, 0);
-        let phrase = text_arg(ctx, 1);
-        Ok(i64::from(contains_phrase(&body, &phrase)))
-    })?;
     conn.create_scalar_function("ward_attr", 4, flags, |ctx| {
         let found = match ctx.get_raw(0) {
             ValueRef::Null => None,

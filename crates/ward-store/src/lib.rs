@@ -25,47 +25,47 @@
 //! * `api_keys (id, tenant, name, scopes, secret_hash, created_at, revoked)`.
 //!
 //! Telemetry lives in per-day (UTC) tables created on demand by the writer, inside the
-//! transaction that first needs them: `logs_YYYYMMDD` with its FTS5 table
-//! `logs_fts_YYYYMMDD`, `spans_YYYYMMDD` and `metrics_YYYYMMDD`. A record goes to the
-//! partition of its own timestamp (log time, span start, metric point time). Timestamps are
-//! `i64` Unix nanoseconds; trace and span ids are 16- and 8-byte BLOBs (half the size of hex,
-//! compared with `memcmp`, and smaller index entries).
+//! transaction that first needs them: `logs_YYYYMMDD`, `spans_YYYYMMDD` and
+//! `metrics_YYYYMMDD`. A record goes to the partition of its own timestamp (log time, span
+//! start, metric point time). Timestamps are `i64` Unix nanoseconds; span trace and span ids
+//! are 16- and 8-byte BLOBs (half the size of hex, compared with `memcmp`, and smaller index
+//! entries). Partitions older than the current template (`schema::PARTITION_TEMPLATE_VERSION`)
+//! are converted at open (`upgrade`).
+//!
+//! # Log blocks
+//!
+//! A log partition holds *blocks* (`block`), not one row per record: the records of one
+//! (tenant, resource, scope, level) from one submitted batch, in time order, at most 1,024 of
+//! them spanning at most a minute, encoded compactly and compressed with zstd, beside a Bloom
+//! filter of every word of their bodies and every trace id. One row and two index entries per
+//! block instead of a row, three index entries and a full-text document per record is what lets
+//! one writer commit well over 100k records/s: the encoding, compression and filter are built
+//! on the preparing thread, and the writer only inserts. Queries walk the blocks of their window
+//! newest-first through `(tenant, id, level)` or `(tenant, service, id, level)` (service and
+//! level are exact per block), skip blocks whose filter lacks a searched word or trace id, and
+//! decide each record of the rest with `Filter::matches_log` itself. Full-text search is thus a
+//! scan of the window's filters (a few bytes per record), which stops as soon as a page is full.
+//! Records of a page are ordered by (time, block key, index in block), newest first; records
+//! of one nanosecond come in that (stable, otherwise unspecified) order.
 //!
 //! # Row keys: time order built into the primary key
 //!
-//! Log and span rows use `id = (nanoseconds since the start of the day) << 16 | seq` as their
-//! `INTEGER PRIMARY KEY`, where `seq` numbers rows of the same nanosecond in arrival order. So
-//! key order *is* the order queries want (time, then insertion), every secondary index (which
-//! SQLite ends with the key) is automatically time-ordered within its prefix, and the FTS
-//! table, whose rowid is the same key, can be read newest-first with the time window pushed
-//! into it as a rowid range: a search for a common word stops after one page instead of
-//! sorting every hit. Rows arriving in time order get their key without any lookup; a late row
-//! costs one index probe. If more than 65,536 rows of one day share a nanosecond, the excess
-//! spills into the key range of the next nanosecond(s); the catalog records the largest spill
-//! so queries on that partition widen the key window and filter on the exact time column
-//! (results stay exact; only the order among those rows is approximate).
+//! Span rows and log blocks use `id = (nanoseconds since the start of the day) << 16 | seq` as
+//! their `INTEGER PRIMARY KEY` (a block: the nanosecond of its newest record), where `seq`
+//! numbers rows of the same nanosecond in arrival order. So key order *is* the order queries
+//! want (time, then insertion), and every secondary index (which SQLite ends with the key) is
+//! automatically time-ordered within its prefix. Rows arriving in time order get their key
+//! without any lookup; a late row costs one index probe. If more than 65,536 rows of one day
+//! share a nanosecond, the excess spills into the key range of the next nanosecond(s); the
+//! catalog records the largest spill so queries on that partition widen the key window and
+//! filter on the exact time column (results stay exact; only the order among those rows is
+//! approximate).
 //!
-//! Indexes per log partition: `(tenant, id, level)` for time windows, `(tenant, service, id,
-//! level)` for service (+ severity) queries — severity is carried in the index so `level>=warn`
-//! is decided without reading rows, and placed after the key so the index walks newest-first
-//! and stops after a page — and a partial `(tenant, trace_id)` for rows with a trace id. Span
-//! partitions: `(tenant, id, status)`, `(tenant, trace_id)`, `(tenant, service, id)` and
+//! Span partitions: `(tenant, id, status)`, `(tenant, trace_id)`, `(tenant, service, id)` and
 //! `(tenant, service, name, id)`. Metric partitions: `(tenant, name, time)`. Queries pick the
-//! driving index by rule (trace id, else service [+ name], else tenant; a positive full-text
-//! term drives from FTS5 unless a trace id is given) and pin it with `INDEXED BY`, so plans do
-//! not depend on statistics; `EXPLAIN QUERY PLAN` of each shape is checked by tests.
-//!
-//! # Full text
-//!
-//! `logs_fts_YYYYMMDD` is a contentless FTS5 table (`tokenize = "unicode61 remove_diacritics
-//! 0"`, `detail=full`, `columnsize=0`) that indexes each body's `ward_model::filter::tokens`
-//! joined by spaces, maintained in the same transaction as the rows. Because both sides are
-//! Ward's own tokens, an FTS5 phrase query over them finds every row the in-memory matcher
-//! would (and maybe a few more where Unicode 6.1, which FTS5 follows, splits a token Rust
-//! considers one word); the SQL function `ward_phrase` (= `contains_phrase`) then decides each
-//! candidate, so results are exactly the in-memory matcher's. `detail=full` keeps phrase
-//! matching in the index: on 1M records it costs about 4% of insert speed over `detail=none`,
-//! while the whole FTS index costs about 37%.
+//! driving index by rule (trace id, else service [+ name], else tenant) and pin it with
+//! `INDEXED BY`, so plans do not depend on statistics; `EXPLAIN QUERY PLAN` of each shape is
+//! checked by tests.
 //!
 //! # Writer: group commit
 //!
@@ -80,29 +80,31 @@
 //! writer goes on with later batches.
 //!
 //! Two helper threads keep work off the writer: a *preparing* thread ahead of it (bounded to a
-//! few thousand jobs) encodes attributes as JSON and tokenizes bodies for full text, and a
-//! *checkpointer* with its own connection moves the WAL into the database in the background (the
-//! writer's own auto-checkpoint is only a high backstop, so the WAL stays bounded). Within a
-//! group the writer inserts rows sorted by time (ties in submission order): B-tree inserts
-//! become appends and FTS5, which flushes its pending terms whenever a row id goes backwards,
-//! flushes once per commit. Row keys are allocated from an in-memory high-water mark per
-//! nanosecond range of each partition (bounded; older ranges fall back to an index probe).
+//! few thousand jobs) cuts each batch's logs into blocks (encoding, compression, Bloom filter),
+//! and a *checkpointer* with its own connection moves the WAL into the database in the
+//! background (the writer's own auto-checkpoint is only a high backstop, so the WAL stays
+//! bounded). Within a group the writer inserts blocks and spans sorted by time (ties in
+//! submission order), so B-tree inserts become appends. Row keys are allocated from an
+//! in-memory high-water mark per nanosecond range of each partition (bounded; older ranges fall
+//! back to an index probe).
 //!
 //! # Readers
 //!
 //! A pool of `read_connections` connections with `PRAGMA query_only=ON`, handed out by a
 //! semaphore; async query methods run on `tokio::task::spawn_blocking`. Each query runs in one
 //! read transaction (a consistent WAL snapshot), visits only the day partitions overlapping its
-//! time window, newest first, and stops as soon as the page is full. Filters are compiled to
-//! SQL with exactly the meaning of `Filter::matches_log` / `matches_span`, all values bound
-//! as parameters. Cursors encode the position (day, key) of the last item, so pages stay stable
-//! while data arrives. Tenants and API keys use a separate small writer connection, and so do
+//! time window, newest first, and stops as soon as the page is full. Span filters are compiled
+//! to SQL with exactly the meaning of `Filter::matches_span`, all values bound as parameters;
+//! log filters to exact SQL over block columns plus Bloom keys, with `Filter::matches_log`
+//! deciding each record. Cursors encode the position of the last item (day and key for spans;
+//! time, block and index for logs), so pages stay stable while data arrives. Tenants and API keys use a separate small writer connection, and so do
 //! security events (`security_events (id, tenant, time, kind, severity, service, message,
 //! details)`, added by migration 2; the server aggregates them so they stay few).
 
 #![warn(missing_docs)]
 
 mod admin;
+mod block;
 mod cursor;
 mod error;
 mod filter_sql;
@@ -112,6 +114,7 @@ mod schema;
 mod security;
 pub mod seed;
 mod types;
+mod upgrade;
 mod writer;
 
 use std::fs::{File, OpenOptions};
@@ -198,6 +201,7 @@ impl Store {
         let mut conn = Connection::open(&db_path)?;
         configure_writer(&conn, config.synchronous_full, WRITER_CACHE_KIB)?;
         schema::migrate(&mut conn, ward_model::time::now_unix_nanos())?;
+        upgrade::upgrade_partitions(&mut conn, ward_model::time::now_unix_nanos())?;
 
         let admin = KeyAdmin::on(Connection::open(&db_path)?, config.synchronous_full)?;
         let security = SecurityLog::on(Connection::open(&db_path)?, config.synchronous_full)?;

@@ -5,20 +5,20 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use ward_model::filter::{Condition, Filter, contains_phrase};
 use ward_model::{
     Attributes, LogRecord, Resource, Scope, Span, SpanEvent, SpanId, SpanKind, SpanLink,
     SpanStatus, StatusCode, TenantId, TraceId,
 };
 
 use crate::admin::find_tenant;
-use crate::cursor::{Cursor, CursorKind};
+use crate::block;
+use crate::block::MAX_BLOCK_SPAN_NS;
+use crate::cursor::{Cursor, LogPosition};
 use crate::error::{Result, StoreError};
-use crate::filter_sql::{CompiledFilter, Target, compile};
-use crate::schema::{self, Day, FtsDetail, Kind, PartitionInfo, key_range};
+use crate::filter_sql::{CompiledFilter, Target, compile, compile_log_blocks};
+use crate::schema::{self, Day, Kind, PartitionInfo, SEQ_BITS, key_range};
 use crate::types::{LogQuery, MAX_PAGE_LIMIT, Page, ServiceSummary, TraceQuery, TraceSummary};
-
-const LOG_COLUMNS: &str = "l.id, l.time_ns, l.observed_ns, l.severity_number, l.severity_text, l.body, \
-     l.attributes, l.resource_id, l.scope_id, l.trace_id, l.span_id";
 
 const SPAN_COLUMNS: &str = "s.id, s.start_ns, s.end_ns, s.kind, s.status_code, s.resource_id, s.scope_id, \
      s.trace_id, s.span_id, s.parent_span_id, s.name, s.trace_state, s.status_message, s.attributes, s.events, s.links";
@@ -81,45 +81,86 @@ fn time_filter(
 
 pub(crate) fn query_logs(conn: &mut Connection, q: &LogQuery) -> Result<Page<LogRecord>> {
     let limit = q.limit.clamp(1, MAX_PAGE_LIMIT);
-    let cursor = Cursor::parse(q.cursor.as_deref(), CursorKind::Logs)?;
-    let filter = compile(&q.filter, Target::Logs)?;
+    let cursor = LogPosition::parse(q.cursor.as_deref())?;
+    let blocks = compile_log_blocks(&q.filter)?;
     let tx = conn.transaction()?;
     let Some(tenant) = find_tenant(&tx, &q.tenant)? else {
         return Ok(Page::empty());
     };
-    let window = Window::new(&tx, Kind::Logs, q.from_unix_nano, q.to_unix_nano, cursor)?;
-    let mut lookup = Lookup::default();
-    let mut found: Vec<(Cursor, LogRecord)> = Vec::new();
-    for (part, lo, hi) in &window.parts {
-        // One more than the page needs, to know whether a next page exists.
-        let want = limit + 1 - found.len();
-        let (sql, params) = log_scan_sql(
-            &filter,
-            part,
-            tenant,
-            *lo,
-            *hi,
-            q.from_unix_nano,
-            q.to_unix_nano,
-            want,
-        );
+    let from = q.from_unix_nano;
+    // Nothing after the cursor's nanosecond can come next.
+    let to = match cursor {
+        Some(c) => q.to_unix_nano.min(c.time.saturating_add(1)),
+        None => q.to_unix_nano,
+    };
+    let mut page = LogPage {
+        limit,
+        cursor,
+        from,
+        to,
+        filter: &q.filter,
+        found: Vec::new(),
+        lookup: Lookup::default(),
+    };
+    if from >= to {
+        return Ok(page.finish());
+    }
+    // Newest partition first; a day's partition only holds that day's records, so once a page
+    // (plus one) is found, older partitions cannot change it.
+    for part in schema::partitions(&tx, Kind::Logs, Day::of(from), Day::of(to - 1))? {
+        if page.is_full() {
+            break;
+        }
+        // Blocks with a record in [from, to): newest record at or after `from` (key at or
+        // above `from`'s), oldest before `to`, hence newest before `to + MAX_BLOCK_SPAN_NS`.
+        let Some((lo, hi)) = key_range(
+            part.day,
+            from,
+            to.saturating_add(MAX_BLOCK_SPAN_NS),
+            part.spill_ns,
+        ) else {
+            continue;
+        };
+        let (sql, params) = log_block_sql(&blocks, &part, tenant, lo, hi, from, to);
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             let key: i64 = row.get(0)?;
-            let record = decode_log(&tx, &mut lookup, row)?;
-            found.push((Cursor { ymd: part.ymd, key }, record));
-        }
-        if found.len() > limit {
-            break;
+            // Blocks come by descending key, and no record of a block is newer than its key's
+            // nanosecond: once that is older than the page's last record, nothing later can
+            // enter the page.
+            if page.is_full() && part.day.start() + i128::from(key >> SEQ_BITS) < page.floor_time()
+            {
+                break;
+            }
+            let blob = |i: usize| -> Result<&[u8]> {
+                row.get_ref(i)?
+                    .as_blob()
+                    .map_err(|_| StoreError::Corrupt(format!("log block {key}")))
+            };
+            let bloom = blob(3)?;
+            if !blocks
+                .bloom_keys
+                .iter()
+                .all(|&k| block::may_contain(bloom, k))
+            {
+                continue;
+            }
+            let source = (row.get(1)?, row.get(2)?);
+            let data: Vec<u8> = tx
+                .prepare_cached(&format!(
+                    "SELECT data FROM {} WHERE id = ?1",
+                    schema::log_data_table(part.ymd)
+                ))?
+                .query_row([key], |r| r.get(0))?;
+            page.add_block(&tx, key, source, &data)?;
         }
     }
-    Ok(finish_page(found, limit, CursorKind::Logs))
+    Ok(page.finish())
 }
 
-/// SQL of one partition's part of a log search, newest first.
-#[allow(clippy::too_many_arguments)]
-fn log_scan_sql(
+/// SQL of one partition's part of a log search: the candidate blocks, newest first.
+fn log_block_sql(
     filter: &CompiledFilter,
     part: &PartitionInfo,
     tenant: i64,
@@ -127,62 +168,136 @@ fn log_scan_sql(
     hi: i64,
     from: i64,
     to: i64,
-    limit: usize,
 ) -> (String, Vec<Value>) {
     let table = schema::table(Kind::Logs, part.ymd);
-    // With a trace/span id term the trace index finds the few candidate rows directly; the
-    // FTS index would enumerate every row containing the words.
-    let fts = if filter.positive_trace {
-        None
-    } else {
-        filter.fts_match(FtsDetail::of_template(part.template_version))
-    };
-    let mut params = Vec::new();
-    let sql = match fts {
-        Some(expr) => {
-            // Driven by the FTS index in descending rowid (= time) order, with the key window
-            // pushed into FTS5 as a rowid range, so a common word stops after one page.
-            // CROSS JOIN pins that join order.
-            let fts_table = schema::fts_table(part.ymd);
-            params.extend([
-                Value::Text(expr),
-                Value::Integer(lo),
-                Value::Integer(hi),
-                Value::Integer(tenant),
-            ]);
-            let time = time_filter(part, "l.time_ns", from, to, &mut params);
-            format!(
-                "SELECT {LOG_COLUMNS} FROM {fts_table} AS f CROSS JOIN {table} AS l ON l.id = f.rowid
-                 WHERE f.{fts_table} MATCH ? AND f.rowid >= ? AND f.rowid < ? AND l.tenant_id = ?{time}{}
-                 ORDER BY f.rowid DESC LIMIT ?",
-                filter.sql
-            )
-        }
-        None => {
-            params.extend([
-                Value::Integer(tenant),
-                Value::Integer(lo),
-                Value::Integer(hi),
-            ]);
-            let time = time_filter(part, "l.time_ns", from, to, &mut params);
-            format!(
-                "SELECT {LOG_COLUMNS} FROM {table} AS l INDEXED BY {table}_{}
-                 WHERE l.tenant_id = ? AND l.id >= ? AND l.id < ?{time}{}
-                 ORDER BY l.id DESC LIMIT ?",
-                filter.driving_index(Target::Logs),
-                filter.sql
-            )
-        }
-    };
+    let mut params = vec![
+        Value::Integer(tenant),
+        Value::Integer(lo),
+        Value::Integer(hi),
+        Value::Integer(to),
+        Value::Integer(from),
+    ];
     params.extend(filter.params.iter().cloned());
-    params.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let sql = format!(
+        "SELECT l.id, l.resource_id, l.scope_id, l.bloom FROM {table} AS l INDEXED BY {table}_{}
+         WHERE l.tenant_id = ? AND l.id >= ? AND l.id < ?
+           AND l.min_time_ns < ? AND l.max_time_ns >= ?{}
+         ORDER BY l.id DESC",
+        filter.driving_index(Target::Logs),
+        filter.sql
+    );
     (sql, params)
 }
 
-fn finish_page<T>(mut found: Vec<(Cursor, T)>, limit: usize, kind: CursorKind) -> Page<T> {
+/// The records of a log search collected so far: at most a page plus one after each block.
+struct LogPage<'q> {
+    limit: usize,
+    cursor: Option<LogPosition>,
+    from: i64,
+    to: i64,
+    filter: &'q Filter,
+    /// Newest first after each block.
+    found: Vec<(LogPosition, LogRecord)>,
+    lookup: Lookup,
+}
+
+impl LogPage<'_> {
+    /// A page plus one is found (one more than the page, to know whether a next page exists).
+    fn is_full(&self) -> bool {
+        self.found.len() > self.limit
+    }
+
+    /// Time of the oldest record kept (meaningful once full).
+    fn floor_time(&self) -> i128 {
+        self.found
+            .last()
+            .map_or(i128::MIN, |(p, _)| i128::from(p.time))
+    }
+
+    /// Adds the matching records of block `key`, whose records share `source` (resource id,
+    /// scope id).
+    fn add_block(
+        &mut self,
+        conn: &Connection,
+        key: i64,
+        source: (i64, Option<i64>),
+        data: &[u8],
+    ) -> Result<()> {
+        let decoded = block::Decoded::new(data)?;
+        let resource = self.lookup.resource(conn, source.0)?;
+        let scope = self.lookup.scope(conn, source.1)?;
+        let floor = self
+            .is_full()
+            .then(|| self.found.last().map(|(p, _)| *p))
+            .flatten();
+        for (index, entry) in decoded.entries()?.iter().enumerate() {
+            let position = LogPosition {
+                time: entry.time,
+                block: key,
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+            };
+            if entry.time < self.from
+                || entry.time >= self.to
+                || self.cursor.is_some_and(|c| position >= c)
+                || floor.is_some_and(|f| position <= f)
+                || !quick_match(self.filter, entry)
+            {
+                continue;
+            }
+            let record = LogRecord {
+                time_unix_nano: entry.time,
+                observed_time_unix_nano: entry.observed,
+                severity_number: entry.severity_number,
+                severity_text: entry.severity_text.to_owned(),
+                body: entry.body.to_owned(),
+                attributes: attributes(entry.attributes)?,
+                resource: resource.clone(),
+                scope: scope.clone(),
+                trace_id: entry.trace_id.map(TraceId),
+                span_id: entry.span_id.map(SpanId),
+            };
+            if self.filter.matches_log(&record) {
+                self.found.push((position, record));
+            }
+        }
+        self.found
+            .sort_unstable_by_key(|(p, _)| std::cmp::Reverse(*p));
+        self.found.truncate(self.limit + 1);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Page<LogRecord> {
+        let next_cursor = if self.found.len() > self.limit {
+            self.found.truncate(self.limit);
+            self.found.last().map(|(p, _)| p.encode())
+        } else {
+            None
+        };
+        Page {
+            items: self.found.into_iter().map(|(_, r)| r).collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// The positive trace-id and full-text terms of `filter`, checked on a stored record before it
+/// is decoded in full: these are the selective ones, and a record failing one cannot match.
+fn quick_match(filter: &Filter, entry: &block::Entry<'_>) -> bool {
+    filter
+        .terms
+        .iter()
+        .filter(|t| !t.negated)
+        .all(|t| match &t.condition {
+            Condition::TraceId(id) => entry.trace_id == Some(id.0),
+            Condition::Text(text) => contains_phrase(entry.body, text),
+            _ => true,
+        })
+}
+
+fn finish_page<T>(mut found: Vec<(Cursor, T)>, limit: usize) -> Page<T> {
     let next_cursor = if found.len() > limit {
         found.truncate(limit);
-        found.last().map(|(c, _)| c.encode(kind))
+        found.last().map(|(c, _)| c.encode())
     } else {
         None
     };
@@ -194,7 +309,7 @@ fn finish_page<T>(mut found: Vec<(Cursor, T)>, limit: usize, kind: CursorKind) -
 
 pub(crate) fn search_traces(conn: &mut Connection, q: &TraceQuery) -> Result<Page<TraceSummary>> {
     let limit = q.limit.clamp(1, MAX_PAGE_LIMIT);
-    let cursor = Cursor::parse(q.cursor.as_deref(), CursorKind::Traces)?;
+    let cursor = Cursor::parse(q.cursor.as_deref())?;
     let filter = compile(&q.filter, Target::Spans)?;
     let tx = conn.transaction()?;
     let Some(tenant) = find_tenant(&tx, &q.tenant)? else {
@@ -238,7 +353,7 @@ pub(crate) fn search_traces(conn: &mut Connection, q: &TraceQuery) -> Result<Pag
             }
         }
     }
-    let page = finish_page(found, limit, CursorKind::Traces);
+    let page = finish_page(found, limit);
     let all = schema::all_partitions(&tx, Kind::Spans)?;
     let mut lookup = Lookup::default();
     let mut items = Vec::with_capacity(page.items.len());
@@ -553,22 +668,6 @@ fn small(n: i64, what: &str) -> Result<u8> {
     u8::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
 }
 
-fn decode_log(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> Result<LogRecord> {
-    let trace: Option<Vec<u8>> = row.get(9)?;
-    Ok(LogRecord {
-        time_unix_nano: row.get(1)?,
-        observed_time_unix_nano: row.get(2)?,
-        severity_number: small(row.get(3)?, "severity")?,
-        severity_text: row.get::<_, Option<String>>(4)?.unwrap_or_default(),
-        body: row.get(5)?,
-        attributes: attributes(row.get::<_, Option<String>>(6)?.as_deref())?,
-        resource: lookup.resource(conn, row.get(7)?)?,
-        scope: lookup.scope(conn, row.get(8)?)?,
-        trace_id: trace.map(|t| trace_id(Some(&t))).transpose()?,
-        span_id: opt_span_id(row.get(10)?)?,
-    })
-}
-
 fn decode_span(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> Result<Span> {
     let trace: Vec<u8> = row.get(7)?;
     let span: Vec<u8> = row.get(8)?;
@@ -636,54 +735,30 @@ mod plan_tests {
 
     #[test]
     fn log_queries_use_the_intended_indexes() {
-        // FTS5 idxNum 192 = ORDER BY rowid (0x40) | DESC (0x80): FTS5 delivers newest first
-        // itself, with the key window as a rowid range (`><`).
+        // Words and trace ids are checked against each block's Bloom filter, so every query
+        // walks an index newest-first: the service index when a service is named.
         let conn = db();
         let trace = "trace:5b8efff798038103d269b633813fc60c";
         let trace_text = format!("{trace} timeout");
+        let tenant = "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)";
+        let service = "SEARCH l USING INDEX logs_20260101_service (tenant_id=? AND service_id=? AND id>? AND id<?)";
         let cases = [
-            (
-                "",
-                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
-            ),
-            (
-                "level>=error",
-                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
-            ),
-            (
-                "service:svc level>=warn",
-                "SEARCH l USING INDEX logs_20260101_service (tenant_id=? AND service_id=? AND id>? AND id<?)",
-            ),
-            (
-                trace,
-                "SEARCH l USING INDEX logs_20260101_trace (tenant_id=? AND trace_id=? AND rowid>? AND rowid<?)",
-            ),
-            (
-                &trace_text,
-                "SEARCH l USING INDEX logs_20260101_trace (tenant_id=? AND trace_id=? AND rowid>? AND rowid<?)",
-            ),
-            ("timeout", "SCAN f VIRTUAL TABLE INDEX 192:M1><"),
-            ("日本語", "SCAN f VIRTUAL TABLE INDEX 192:M1><"),
-            (
-                "\"connection timeout\" service:svc",
-                "SCAN f VIRTUAL TABLE INDEX 192:M1><",
-            ),
-            (
-                "-service:svc level<warn",
-                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
-            ),
-            (
-                "span:eee19b7ec3c1b174 timeout",
-                "SCAN f VIRTUAL TABLE INDEX 192:M1><",
-            ),
-            (
-                "user.id=u-42",
-                "SEARCH l USING INDEX logs_20260101_tenant (tenant_id=? AND id>? AND id<?)",
-            ),
+            ("", tenant),
+            ("level>=error", tenant),
+            ("service:svc level>=warn", service),
+            (trace, tenant),
+            (&trace_text, tenant),
+            ("timeout", tenant),
+            ("日本語", tenant),
+            ("\"connection timeout\" service:svc", service),
+            ("-service:svc level<warn", tenant),
+            ("span:eee19b7ec3c1b174 timeout", tenant),
+            ("user.id=u-42", tenant),
+            ("service:svc user.id=u-42", service),
         ];
         for (text, expected) in cases {
-            let filter = compile(&Filter::parse(text).unwrap(), Target::Logs).unwrap();
-            let (sql, params) = log_scan_sql(&filter, &part(), 1, 0, i64::MAX, 0, 1, 100);
+            let filter = compile_log_blocks(&Filter::parse(text).unwrap()).unwrap();
+            let (sql, params) = log_block_sql(&filter, &part(), 1, 0, i64::MAX, 0, 1);
             let plan = plan(&conn, &sql, params);
             println!("{text:<45} {plan}");
             assert!(plan.contains(expected), "{text}: {plan}");

@@ -16,39 +16,8 @@ pub(crate) const SEQ_MASK: i64 = (1 << SEQ_BITS) - 1;
 
 /// Version of the per-day table template. Bump it (and teach a migration to upgrade the
 /// partitions whose catalog row carries an older version) whenever [`partition_ddl`] changes.
-pub(crate) const PARTITION_TEMPLATE_VERSION: i64 = 1;
-
-/// FTS5 `detail` option of the partitions created by this template version. `full` keeps token
-/// positions, so phrases are answered by the index itself; `column`/`none` would need every
-/// phrase split into AND-ed tokens (the query side supports that, see `filter_sql`).
-pub(crate) const FTS_DETAIL: FtsDetail = FtsDetail::Full;
-
-/// The FTS5 `detail` levels the store knows how to query.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // `None`/`Column` are kept for measurements and future template versions.
-pub(crate) enum FtsDetail {
-    /// Positions indexed: phrase queries supported.
-    Full,
-    /// Only which column holds a token: no phrase queries.
-    Column,
-    /// Only which row holds a token: no phrase queries.
-    None,
-}
-
-impl FtsDetail {
-    fn as_sql(self) -> &'static str {
-        match self {
-            FtsDetail::Full => "full",
-            FtsDetail::Column => "column",
-            FtsDetail::None => "none",
-        }
-    }
-
-    /// The detail level used by partitions of a template version.
-    pub(crate) fn of_template(_version: i64) -> FtsDetail {
-        FTS_DETAIL
-    }
-}
+/// Version 1 stored one row per log record; version 2 stores log blocks (see `upgrade`).
+pub(crate) const PARTITION_TEMPLATE_VERSION: i64 = 2;
 
 /// The three partitioned signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -124,12 +93,12 @@ impl Day {
     }
 }
 
-/// The smallest row key of a nanosecond offset within its day: `offset << 16`. Partitioned log
-/// and span rows use `key = offset << 16 | seq` as their `INTEGER PRIMARY KEY`, where `seq`
-/// numbers rows of the same nanosecond in insertion order. Ordering by key is therefore
-/// ordering by (time, insertion), which lets the FTS index (whose rowid is that key) return
-/// the newest matches first and stop early. Offsets are below 8.64e13 < 2^47, so keys fit in
-/// 63 bits with room to spare.
+/// The smallest row key of a nanosecond offset within its day: `offset << 16`. Span rows and
+/// log blocks use `key = offset << 16 | seq` as their `INTEGER PRIMARY KEY` (for a block, the
+/// offset of its newest record), where `seq` numbers rows of the same nanosecond in insertion
+/// order. Ordering by key is therefore ordering by (time, insertion), so every index walks
+/// newest-first and a query stops after a page. Offsets are below 8.64e13 < 2^47, so keys fit
+/// in 63 bits with room to spare.
 pub(crate) fn key_base(offset: i64) -> Option<i64> {
     offset.checked_mul(1 << SEQ_BITS)
 }
@@ -165,9 +134,9 @@ pub(crate) fn table(kind: Kind, ymd: i32) -> String {
     format!("{}_{ymd}", kind.as_str())
 }
 
-/// Name of the full-text table of a log partition.
-pub(crate) fn fts_table(ymd: i32) -> String {
-    format!("logs_fts_{ymd}")
+/// Name of the table holding the records of a log partition's blocks.
+pub(crate) fn log_data_table(ymd: i32) -> String {
+    format!("logs_{ymd}_data")
 }
 
 /// DDL of one partition (template [`PARTITION_TEMPLATE_VERSION`]). Table names are built from a
@@ -175,49 +144,38 @@ pub(crate) fn fts_table(ymd: i32) -> String {
 pub(crate) fn partition_ddl(kind: Kind, ymd: i32) -> String {
     let t = table(kind, ymd);
     match kind {
-        // Column order: fixed-size columns first, long text last, so SQLite reaches the small
-        // columns without walking overflow pages.
+        // Log partitions hold blocks (`crate::block`): the records of one (tenant, resource,
+        // scope, level) from one batch, in time order, with a Bloom filter of their words and
+        // trace ids. `id` is the block key: the row key (`key_base`) of its newest record's
+        // time, so ordering blocks by id orders them by their newest record.
+        // The partition table is the catalog of its blocks, with their filters; the records
+        // are in `{t}_data` under the same id. Queries walk the small catalog rows and read
+        // records only for blocks whose filter admits the search, so a search pays a few
+        // hundred bytes per block ruled out rather than the block's records.
         // Indexes (each implicitly ends in the key, i.e. in time order):
-        //  * (tenant, id, level): time-range scans of a tenant; `level` is carried so that
-        //    `level>=warn` is decided from the index without reading rows.
-        //  * (tenant, service, id, level): service queries, newest first, severity covered.
-        //    `id` is placed before `level` on purpose: with (service, level, id) a range like
-        //    `level>=warn` would need a sort of everything in the time window, while this
-        //    order walks the window newest-first and stops after a page.
-        //  * (tenant, trace_id) partial: most logs carry no trace id.
-        // FTS: contentless (the body is in the row already); `columnsize=0` skips the per-row
-        // document-size record that only bm25 ranking needs (Ward orders by time). Measured
-        // on 1M synthetic records: detail=full 96k rows/s, +columnsize=0 98k, detail=none 101k,
-        // no FTS at all 155k; `none` is not worth losing native phrase matching.
-        Kind::Logs => {
-            let fts = fts_table(ymd);
-            let detail = FTS_DETAIL.as_sql();
-            format!(
-                "CREATE TABLE {t} (
-                    id INTEGER PRIMARY KEY,
-                    tenant_id INTEGER NOT NULL,
-                    service_id INTEGER NOT NULL,
-                    level INTEGER NOT NULL,
-                    time_ns INTEGER NOT NULL,
-                    observed_ns INTEGER NOT NULL,
-                    severity_number INTEGER NOT NULL,
-                    resource_id INTEGER NOT NULL,
-                    scope_id INTEGER,
-                    trace_id BLOB,
-                    span_id BLOB,
-                    severity_text TEXT,
-                    attributes TEXT,
-                    body TEXT NOT NULL
-                );
-                CREATE INDEX {t}_tenant ON {t}(tenant_id, id, level);
-                CREATE INDEX {t}_service ON {t}(tenant_id, service_id, id, level);
-                CREATE INDEX {t}_trace ON {t}(tenant_id, trace_id) WHERE trace_id IS NOT NULL;
-                CREATE VIRTUAL TABLE {fts} USING fts5(
-                    body, content='', columnsize=0,
-                    tokenize='unicode61 remove_diacritics 0', detail={detail}
-                );"
-            )
-        }
+        //  * (tenant, id, level): time-range scans of a tenant; `level` is exact per block.
+        //  * (tenant, service, id, level): service queries, newest first.
+        Kind::Logs => format!(
+            "CREATE TABLE {t} (
+                id INTEGER PRIMARY KEY,
+                tenant_id INTEGER NOT NULL,
+                service_id INTEGER NOT NULL,
+                level INTEGER NOT NULL,
+                resource_id INTEGER NOT NULL,
+                scope_id INTEGER,
+                min_time_ns INTEGER NOT NULL,
+                max_time_ns INTEGER NOT NULL,
+                count INTEGER NOT NULL,
+                bloom BLOB NOT NULL
+            );
+            CREATE TABLE {data} (
+                id INTEGER PRIMARY KEY,
+                data BLOB NOT NULL
+            );
+            CREATE INDEX {t}_tenant ON {t}(tenant_id, id, level);
+            CREATE INDEX {t}_service ON {t}(tenant_id, service_id, id, level);",
+            data = log_data_table(ymd)
+        ),
         Kind::Spans => format!(
             "CREATE TABLE {t} (
                 id INTEGER PRIMARY KEY,

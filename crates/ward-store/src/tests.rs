@@ -408,7 +408,6 @@ async fn partitions_are_created_per_day_and_catalogued() {
     );
     for table in [
         "logs_20260101",
-        "logs_fts_20260101",
         "logs_20251231",
         "spans_20260102",
         "metrics_20260101",

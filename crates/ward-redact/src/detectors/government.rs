@@ -49,13 +49,18 @@ pub(crate) const PNR_KEYWORDS: &[&str] = &["personnummer", "personnr", "pnr"];
 
 /// A Finnish HETU starting at the digit `p`: `DDMMYY`, century sign, `NNN`, check character.
 /// Checked before number-token parsing because `-` would otherwise be read as a separator.
+#[inline]
 pub(crate) fn hetu_at(t: &[u8], p: usize) -> Option<Hit> {
     let w = t.get(p..p + 11)?;
     // The century sign first: it rules out almost every number at one comparison (this runs
-    // for every number in the text).
+    // for every number in the text, so only this test is inlined).
     if !matches!(w[6], b'-' | b'+') || !w[..6].iter().all(u8::is_ascii_digit) {
         return None;
     }
+    hetu_confirm(t, p, w)
+}
+
+fn hetu_confirm(t: &[u8], p: usize, w: &[u8]) -> Option<Hit> {
     if !boundary_after(t, p + 11) || !validators::fi_hetu(w) {
         return None;
     }

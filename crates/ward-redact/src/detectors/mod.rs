@@ -99,8 +99,11 @@ pub(crate) fn run_end(t: &[u8], from: usize, max: usize, pred: impl Fn(u8) -> bo
 }
 
 /// End of the run of ASCII alphanumerics (and `_` when `underscore`) starting at `from`.
-/// Sixteen bytes at a time with a branch-free test: the digit pass spends most of its time
-/// stepping over trace ids, UUIDs and digests.
+///
+/// The digit pass spends most of its time stepping over trace ids, UUIDs and digests, and
+/// often calls this where the run is empty: the first byte is tested alone, then sixteen bytes
+/// at a time with an arithmetic test (a table lookup per byte would not vectorise), and the
+/// table finishes the last partial chunk.
 #[inline]
 pub(crate) fn skip_word(t: &[u8], from: usize, underscore: bool) -> usize {
     let mask = if underscore {
@@ -108,17 +111,48 @@ pub(crate) fn skip_word(t: &[u8], from: usize, underscore: bool) -> usize {
     } else {
         ALNUM
     };
-    let mut i = from;
+    let in_run = |b: u8| CLASS[usize::from(b)] & mask != 0;
+    if !t.get(from).is_some_and(|&b| in_run(b)) {
+        return from.min(t.len());
+    }
+    let mut i = from + 1;
     while let Some(chunk) = t.get(i..i + 16) {
-        let all = chunk
-            .iter()
-            .fold(true, |acc, &b| acc & (CLASS[usize::from(b)] & mask != 0));
-        if !all {
+        if !all_word(chunk, underscore) {
             break;
         }
         i += 16;
     }
-    run_end(t, i, usize::MAX, |b| CLASS[usize::from(b)] & mask != 0)
+    run_end(t, i, usize::MAX, in_run)
+}
+
+/// Whether every byte of `chunk` is an ASCII letter or digit (or `_` when `underscore`).
+/// Branch-free byte arithmetic, which the compiler turns into a few SIMD instructions.
+#[inline]
+fn all_word(chunk: &[u8], underscore: bool) -> bool {
+    let us = u8::from(underscore);
+    let outside = chunk.iter().fold(0u8, |acc, &b| {
+        let digit = u8::from(b.wrapping_sub(b'0') < 10);
+        let letter = u8::from((b | 0x20).wrapping_sub(b'a') < 26);
+        acc | ((digit | letter | (u8::from(b == b'_') & us)) ^ 1)
+    });
+    outside == 0
+}
+
+/// The first position at or after `from` whose byte satisfies `pred`.
+///
+/// Sixteen bytes at a time with a branch-free test that the compiler vectorises (`pred` must be
+/// plain byte arithmetic), so text without candidates is skipped at memory speed; and a call
+/// costs a few instructions, where a general searcher's setup would dominate on short lines.
+#[inline(always)]
+pub(crate) fn find_first(t: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut i = from;
+    while let Some(chunk) = t.get(i..i + 16) {
+        if chunk.iter().fold(0u8, |acc, &b| acc | u8::from(pred(b))) != 0 {
+            break;
+        }
+        i += 16;
+    }
+    t.get(i..)?.iter().position(|&b| pred(b)).map(|p| p + i)
 }
 
 /// Start of the run of bytes satisfying `pred` ending just before `to`, at most `max` long and
@@ -188,37 +222,62 @@ const KEYWORD_CLASSES: &[(&[&str], u32)] = &[
     (government::HETU_KEYWORDS, kw::HETU),
 ];
 
-/// Per class, the set of first letters of its keywords (bit `c - b'a'`), so that a word start
-/// is compared only with the lists that have a keyword beginning with its letter.
-const FIRST_LETTERS: [u32; KEYWORD_CLASSES.len()] = first_letters();
-
-/// The union of [`FIRST_LETTERS`].
-const ANY_FIRST_LETTER: u32 = {
-    let mut any = 0;
-    let mut c = 0;
-    while c < FIRST_LETTERS.len() {
-        any |= FIRST_LETTERS[c];
-        c += 1;
-    }
-    any
-};
-
-const fn first_letters() -> [u32; KEYWORD_CLASSES.len()] {
-    let mut out = [0u32; KEYWORD_CLASSES.len()];
+/// How many keywords [`KEYWORD_CLASSES`] lists in all.
+const KEYWORD_COUNT: usize = {
+    let mut n = 0;
     let mut c = 0;
     while c < KEYWORD_CLASSES.len() {
-        let list = KEYWORD_CLASSES[c].0;
-        let mut k = 0;
-        while k < list.len() {
-            let first = list[k].as_bytes()[0];
-            assert!(first.is_ascii_lowercase(), "keywords are lower case");
-            out[c] |= 1 << (first - b'a');
-            k += 1;
-        }
+        n += KEYWORD_CLASSES[c].0.len();
         c += 1;
     }
+    n
+};
+
+/// Every keyword with its class index, grouped by first letter, so that a word start is compared
+/// only with the keywords that begin with its letter.
+const KEYWORDS_BY_LETTER: [(&str, u8); KEYWORD_COUNT] = {
+    let mut out = [("", 0u8); KEYWORD_COUNT];
+    let mut n = 0;
+    let mut letter = b'a';
+    while letter <= b'z' {
+        let mut c = 0;
+        while c < KEYWORD_CLASSES.len() {
+            let list = KEYWORD_CLASSES[c].0;
+            let mut k = 0;
+            while k < list.len() {
+                let first = list[k].as_bytes()[0];
+                assert!(first.is_ascii_lowercase(), "keywords are lower case");
+                if first == letter {
+                    out[n] = (list[k], c as u8);
+                    n += 1;
+                }
+                k += 1;
+            }
+            c += 1;
+        }
+        letter += 1;
+    }
+    assert!(n == KEYWORD_COUNT);
     out
-}
+};
+
+/// Per letter, where its keywords start in [`KEYWORDS_BY_LETTER`] (they end where the next
+/// letter's keywords start).
+const LETTER_START: [u8; 27] = {
+    assert!(KEYWORD_COUNT < 256);
+    let mut out = [0u8; 27];
+    let mut letter = 0;
+    let mut n = 0;
+    while letter < 26 {
+        out[letter] = n as u8;
+        while n < KEYWORD_COUNT && KEYWORDS_BY_LETTER[n].0.as_bytes()[0] == b'a' + letter as u8 {
+            n += 1;
+        }
+        letter += 1;
+    }
+    out[26] = n as u8;
+    out
+};
 
 /// The text just before a candidate, on the same line, lower-cased, and the keyword classes
 /// ("ssn", "routing", "phone" …) found in it. Built lazily, only for candidates whose detector
@@ -274,25 +333,19 @@ impl Context {
             if !c.is_ascii_lowercase() || (i > 0 && text[i - 1].is_ascii_alphabetic()) {
                 continue;
             }
-            let letter = 1u32 << (c - b'a');
-            if ANY_FIRST_LETTER & letter == 0 {
-                continue;
-            }
-            for (class, &(list, flag)) in KEYWORD_CLASSES.iter().enumerate() {
-                if FIRST_LETTERS[class] & letter == 0 {
-                    continue;
-                }
-                let found = list.iter().any(|kw| {
-                    let kw = kw.as_bytes();
-                    kw[0] == c
-                        && text.len() - i >= kw.len()
-                        && kw.iter().zip(&text[i..]).all(|(&a, &b)| {
-                            a == b || (a == b' ' && matches!(b, b'_' | b'-' | b'.'))
-                        })
-                        && (kw.len() > 4 || !at(text, i + kw.len()).is_ascii_alphabetic())
-                });
+            let letter = usize::from(c - b'a');
+            let range = usize::from(LETTER_START[letter])..usize::from(LETTER_START[letter + 1]);
+            for &(kw, class) in &KEYWORDS_BY_LETTER[range] {
+                let kw = kw.as_bytes();
+                let found = text.len() - i >= kw.len()
+                    && kw
+                        .iter()
+                        .zip(&text[i..])
+                        .all(|(&a, &b)| a == b || (a == b' ' && matches!(b, b'_' | b'-' | b'.')))
+                    && (kw.len() > 4 || !at(text, i + kw.len()).is_ascii_alphabetic());
                 if found {
-                    self.flags |= flag;
+                    let class = usize::from(class);
+                    self.flags |= KEYWORD_CLASSES[class].1;
                     // The window is at most 40 bytes: positions fit in a byte.
                     self.nearest[class] = (i + 1) as u8;
                 }

@@ -5,9 +5,9 @@
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
-use aho_corasick::{AhoCorasick, Input};
-
-use super::{Hit, at, before, boundary_after, boundary_before, is_word, run_end, run_start};
+use super::{
+    Hit, at, before, boundary_after, boundary_before, find_first, is_word, run_end, run_start,
+};
 use crate::kind::Kind;
 use crate::scan::{Claimed, NumTok, Scanner};
 
@@ -120,22 +120,12 @@ fn ipv6_around(t: &[u8], c: usize) -> Option<(usize, usize)> {
 }
 
 /// The network pass: `:` and `-` candidates for MAC and IPv6 addresses.
-pub(crate) fn pass(
-    sc: &Scanner,
-    ac: &AhoCorasick,
-    t: &[u8],
-    claimed: &Claimed<'_>,
-    out: &mut Vec<Hit>,
-) {
+pub(crate) fn pass(sc: &Scanner, t: &[u8], claimed: &Claimed<'_>, out: &mut Vec<Hit>) {
     let mut cursor = claimed.cursor();
     let mac_on = sc.on(&Kind::MacAddress);
     let v6_on = sc.on(&Kind::Ipv6);
     let mut i = 0;
-    while i < t.len() {
-        let Some(m) = ac.find(Input::new(t).range(i..)) else {
-            break;
-        };
-        let c = m.start();
+    while let Some(c) = find_first(t, i, |b| (b == b':') | (b == b'-')) {
         if let Some(end) = cursor.inside(c) {
             i = end.max(c + 1);
             continue;

@@ -281,7 +281,7 @@ async fn measure(args: &QueryArgs) -> anyhow::Result<QueryReport> {
     let services = corpus::query_services();
     let mut queries = Vec::new();
     for kind in Kind::ALL {
-        if kind == Kind::TraceById && plan.traces == 0 {
+        if matches!(kind, Kind::TraceById | Kind::LogsOfTrace) && plan.traces == 0 {
             continue;
         }
         eprintln!("{} × {}…", args.queries, kind.name());
@@ -441,14 +441,21 @@ enum Kind {
     TraceById,
     ServiceLevel,
     FullText,
+    /// A word no record contains: every block of the window is ruled out by its filter alone,
+    /// the worst case of a full-text search.
+    AbsentWord,
+    /// Logs of one trace: the trace id is looked up in the blocks' filters.
+    LogsOfTrace,
     Newest,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [
+    const ALL: [Kind; 6] = [
         Kind::TraceById,
         Kind::ServiceLevel,
         Kind::FullText,
+        Kind::AbsentWord,
+        Kind::LogsOfTrace,
         Kind::Newest,
     ];
 
@@ -457,6 +464,8 @@ impl Kind {
             Kind::TraceById => "trace by id",
             Kind::ServiceLevel => "service + level, last hour",
             Kind::FullText => "full text, last 24 hours",
+            Kind::AbsentWord => "full text, a word no record has, last 24 hours",
+            Kind::LogsOfTrace => "logs of a trace, last 24 hours",
             Kind::Newest => "newest page, last hour (peer: no filter)",
         }
     }
@@ -464,7 +473,7 @@ impl Kind {
     fn target_p99_ms(self) -> Option<f64> {
         match self {
             Kind::TraceById | Kind::ServiceLevel => Some(50.0),
-            Kind::FullText => Some(300.0),
+            Kind::FullText | Kind::AbsentWord | Kind::LogsOfTrace => Some(300.0),
             Kind::Newest => None,
         }
     }
@@ -495,6 +504,25 @@ impl Kind {
                 "/api/v1/logs".into(),
                 vec![("q", "\"timeout\"".into()), ("from", "24h".into())],
             ),
+            Kind::AbsentWord => (
+                "/api/v1/logs".into(),
+                vec![
+                    ("q", format!("absent{}", rng.below(1_000_000))),
+                    ("from", "24h".into()),
+                ],
+            ),
+            Kind::LogsOfTrace => {
+                // Traces run across the whole 48 h: one of the newer half.
+                let half = plan.traces / 2;
+                let t = half + rng.below(plan.traces.saturating_sub(half).max(1));
+                (
+                    "/api/v1/logs".into(),
+                    vec![
+                        ("q", format!("trace:{}", plan.trace_id(t))),
+                        ("from", "24h".into()),
+                    ],
+                )
+            }
             Kind::Newest => ("/api/v1/logs".into(), vec![("from", "1h".into())]),
         }
     }
