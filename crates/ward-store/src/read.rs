@@ -122,6 +122,10 @@ pub(crate) fn query_logs(conn: &mut Connection, q: &LogQuery) -> Result<Page<Log
             continue;
         };
         let (sql, params) = log_block_sql(&blocks, &part, tenant, lo, hi, from, to);
+        let data_sql = format!(
+            "SELECT data FROM {} WHERE id = ?1",
+            schema::log_data_table(part.ymd)
+        );
         let mut stmt = tx.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(params))?;
         while let Some(row) = rows.next()? {
@@ -148,10 +152,7 @@ pub(crate) fn query_logs(conn: &mut Connection, q: &LogQuery) -> Result<Page<Log
             }
             let source = (row.get(1)?, row.get(2)?);
             let data: Vec<u8> = tx
-                .prepare_cached(&format!(
-                    "SELECT data FROM {} WHERE id = ?1",
-                    schema::log_data_table(part.ymd)
-                ))?
+                .prepare_cached(&data_sql)?
                 .query_row([key], |r| r.get(0))?;
             page.add_block(&tx, key, source, &data)?;
         }

@@ -495,6 +495,8 @@ struct Staged<T> {
 struct PartState {
     ymd: i32,
     insert_sql: String,
+    /// Insert into the records table of a log partition (unused for other kinds).
+    insert_data_sql: String,
     range_max_sql: String,
     keys: UsedKeys,
     spill_ns: i64,
@@ -747,11 +749,8 @@ pub(crate) fn write_log_block<G>(
         block.count as i64,
         block.bloom,
     ])?;
-    tx.prepare_cached(&format!(
-        "INSERT INTO {} (id, data) VALUES (?1, ?2)",
-        schema::log_data_table(part.ymd)
-    ))?
-    .execute(params![key, block.data])?;
+    tx.prepare_cached(&part.insert_data_sql)?
+        .execute(params![key, block.data])?;
     Ok(())
 }
 
@@ -991,6 +990,10 @@ fn partition<'c>(
             Ok(v.insert(PartState {
                 ymd,
                 insert_sql,
+                insert_data_sql: format!(
+                    "INSERT INTO {} (id, data) VALUES (?1, ?2)",
+                    schema::log_data_table(ymd)
+                ),
                 range_max_sql: format!("SELECT MAX(id) FROM {table} WHERE id BETWEEN ?1 AND ?2"),
                 keys: UsedKeys::new(max_key),
                 spill_ns,
