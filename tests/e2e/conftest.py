@@ -80,7 +80,7 @@ class Ward:
     """A running `ward serve` with its ports, admin key and a few ready-made keys."""
 
     def __init__(self, binary: str, workdir: Path, admin_key: str | None = None):
-        """`admin_key`: the key printed by an earlier run on the same `workdir` (a restart)."""
+        """`admin_key`: the key of an earlier run on the same `workdir` (a restart)."""
         self.binary = binary
         self.workdir = workdir
         self.http_port = free_port()
@@ -158,7 +158,15 @@ class Ward:
                     self.admin_key = stripped
             if "Ward is ready" in line:
                 ready = True
-        assert self.admin_key, f"Ward printed no admin key (a line starting with 'ward_') on first start; stderr:\n{self.stderr_text()}"
+        key_file = self.workdir / "data" / "admin.key"
+        if key_file.exists():
+            # Not on a terminal, Ward writes the first admin key to a private file instead of stderr.
+            if self.restart:
+                pytest.fail("Ward wrote a new admin key on a restart with existing keys")
+            assert oct(key_file.stat().st_mode & 0o777) == "0o600", oct(key_file.stat().st_mode)
+            self.admin_key = key_file.read_text().strip()
+            key_file.unlink()
+        assert self.admin_key, f"Ward made no admin key on first start; stderr:\n{self.stderr_text()}"
         ready_line = next(l for l in self.stderr_lines if "Ward is ready" in l)
         try:
             json.loads(ready_line)

@@ -99,6 +99,50 @@ pub struct SecurityEvent {
 impl SecurityEvent {
     /// Kind of the event raised when the scrubber finds a credential in incoming telemetry.
     pub const CREDENTIAL_IN_TELEMETRY: &'static str = "credential_in_telemetry";
+    /// A request presented a credential that was refused.
+    pub const AUTHENTICATION_FAILED: &'static str = "authentication_failed";
+    /// An authenticated caller asked for something its grants do not allow.
+    pub const FORBIDDEN: &'static str = "forbidden";
+    /// A caller was refused for exceeding a rate limit.
+    pub const RATE_LIMITED: &'static str = "rate_limited";
+    /// A source was blocked after repeated authentication failures.
+    pub const BRUTE_FORCE_BLOCKED: &'static str = "brute_force_blocked";
+    /// An API key was created.
+    pub const KEY_CREATED: &'static str = "key_created";
+    /// An API key was rotated (a successor created, the old one given a grace period).
+    pub const KEY_ROTATED: &'static str = "key_rotated";
+    /// An API key was revoked.
+    pub const KEY_REVOKED: &'static str = "key_revoked";
+    /// A TLS handshake failed.
+    pub const TLS_HANDSHAKE_FAILED: &'static str = "tls_handshake_failed";
+    /// A new configuration took effect.
+    pub const CONFIG_CHANGED: &'static str = "config_changed";
+    /// A new configuration was refused; the previous one stays in effect.
+    pub const CONFIG_REJECTED: &'static str = "config_rejected";
+
+    /// An event of `kind` for `tenant`, stamped now, with no service and no details.
+    pub fn now(
+        tenant: TenantId,
+        kind: &str,
+        severity: SecuritySeverity,
+        message: impl Into<String>,
+    ) -> SecurityEvent {
+        SecurityEvent {
+            time_unix_nano: crate::time::now_unix_nanos(),
+            tenant,
+            kind: kind.to_owned(),
+            severity,
+            service: String::new(),
+            message: message.into(),
+            details: Attributes::default(),
+        }
+    }
+
+    /// Adds a string detail.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> SecurityEvent {
+        self.details.insert(key.to_owned(), value.into().into());
+        self
+    }
 }
 
 #[cfg(test)]

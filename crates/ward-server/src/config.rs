@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use ward_model::TenantId;
 use ward_redact::{PseudonymKey, RedactConfig, Redactor};
 
+use crate::authz::{RoleConfig, Roles};
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -60,6 +62,8 @@ pub struct Config {
     pub redact: RedactSection,
     /// Ward's own log.
     pub log: LogConfig,
+    /// Custom roles (and redefinitions of `viewer`, `operator`, `admin`), by name.
+    pub roles: BTreeMap<String, RoleConfig>,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             store: StoreSection::default(),
             redact: RedactSection::default(),
             log: LogConfig::default(),
+            roles: BTreeMap::new(),
         }
     }
 }
@@ -286,6 +291,8 @@ pub struct Settings {
     pub max_attribute_value_bytes: usize,
     /// The compiled `[redact]` policies; `None` when `redact.enabled` is false.
     pub redact_policies: Option<Policies>,
+    /// Built-in roles with `[roles]` applied.
+    pub roles: Roles,
 }
 
 impl Config {
@@ -424,7 +431,12 @@ impl Config {
         } else {
             None
         };
+        let roles = Roles::new(&self.roles).map_err(|e| ConfigError::Invalid {
+            key: "roles",
+            message: e.to_string(),
+        })?;
         Ok(Settings {
+            roles,
             listen,
             grpc_listen,
             max_body_bytes,

@@ -28,7 +28,9 @@ use tonic::{Request, Response, Status};
 use ward_ingest::otlp;
 
 use crate::AppState;
-use crate::auth::{AuthError, Principal, Scope};
+use crate::auth::{AuthError, Principal};
+use crate::authz::Permission;
+use crate::gate::{Admission, Refusal, RouteClass};
 use crate::pipeline::{Accepted, IngestError, SignalKind};
 use crate::routes::ingest::{ingest_error_status, normalize};
 
@@ -39,26 +41,33 @@ pub struct OtlpGrpc {
 }
 
 impl OtlpGrpc {
-    async fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
-        let header = request
+    async fn authenticate<T>(
+        &self,
+        request: &Request<T>,
+        route: &str,
+    ) -> Result<Principal, Status> {
+        let authorization = request
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok());
-        let principal = self
-            .state
-            .keys
-            .verify_header(header)
+        let admission = Admission {
+            authorization,
+            source: request.remote_addr().map(|a| a.ip()),
+            need: Permission::Ingest,
+            class: RouteClass::Ingest,
+            route,
+        };
+        self.state
+            .gate
+            .admit(&admission)
             .await
-            .map_err(|e| match e {
-                AuthError::Unavailable => Status::unavailable(e.to_string()),
-                _ => Status::unauthenticated(e.to_string()),
-            })?;
-        if !principal.allows(Scope::Ingest) {
-            return Err(Status::permission_denied(
-                "this key lacks the \"ingest\" scope",
-            ));
-        }
-        Ok(principal)
+            .map_err(|refusal| match &refusal {
+                Refusal::Unauthenticated(AuthError::Unavailable) => {
+                    Status::unavailable(refusal.to_string())
+                }
+                Refusal::Unauthenticated(_) => Status::unauthenticated(refusal.to_string()),
+                Refusal::Forbidden(_) => Status::permission_denied(refusal.to_string()),
+            })
     }
 
     fn failure(&self, e: IngestError) -> Status {
@@ -91,7 +100,9 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let principal = self.authenticate(&request).await?;
+        let principal = self
+            .authenticate(&request, "gRPC LogsService/Export")
+            .await?;
         self.count(&principal, SignalKind::Logs, request.get_ref());
         let converted = otlp::logs_to_model(request.into_inner(), &normalize(&self.state));
         let accepted = self
@@ -117,7 +128,9 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let principal = self.authenticate(&request).await?;
+        let principal = self
+            .authenticate(&request, "gRPC TraceService/Export")
+            .await?;
         self.count(&principal, SignalKind::Traces, request.get_ref());
         let converted = otlp::traces_to_model(request.into_inner(), &normalize(&self.state));
         let accepted = self
@@ -143,7 +156,9 @@ impl MetricsService for OtlpGrpc {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let principal = self.authenticate(&request).await?;
+        let principal = self
+            .authenticate(&request, "gRPC MetricsService/Export")
+            .await?;
         self.count(&principal, SignalKind::Metrics, request.get_ref());
         let converted = otlp::metrics_to_model(request.into_inner(), &normalize(&self.state));
         let accepted = self

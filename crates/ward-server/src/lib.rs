@@ -1,12 +1,14 @@
 //! Ward's network edge: the HTTP listener (API, OTLP/HTTP, health, metrics), the OTLP/gRPC
 //! listener, authentication, and the ingest [`pipeline`].
 //!
-//! Requests pass, in order: request id → access log → panic guard → timeout → authentication and
-//! scope check (per route group, see [`router`]) → handler. Handlers only translate HTTP into
-//! calls on the store and the pipeline.
+//! Requests pass, in order: request id → access log → panic guard → timeout → the [`gate`]
+//! (authentication and the permission the route needs, declared per route in [`router`]) →
+//! handler. Handlers only translate HTTP into calls on the store and the pipeline.
 
 pub mod auth;
+pub mod authz;
 pub mod config;
+pub mod gate;
 pub mod grpc;
 pub mod metrics;
 pub mod pipeline;
@@ -21,10 +23,11 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::handler::Handler;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodFilter, on};
 use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -33,8 +36,10 @@ use tower_http::request_id::{
 };
 use ward_store::Store;
 
-use crate::auth::{Guard, KeyVerifier, Scope, require};
+use crate::auth::KeyVerifier;
+use crate::authz::Permission;
 use crate::config::Settings;
+use crate::gate::{AccessPolicy, Gate, Guard, RouteClass, guard};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::problem::Problem;
@@ -55,8 +60,8 @@ pub struct AppState {
     pub security: SecurityEvents,
     /// Ward's own metrics.
     pub metrics: Arc<Metrics>,
-    /// API key verification.
-    pub keys: KeyVerifier,
+    /// Authentication and authorization of every request.
+    pub gate: Gate,
     /// Becomes `true` when shutdown begins.
     pub shutdown: watch::Receiver<bool>,
     /// Start time, for uptime.
@@ -139,64 +144,224 @@ async fn method_not_allowed() -> Problem {
     )
 }
 
-/// The HTTP application. Every route, and the scope it requires, is declared here.
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials (health and documentation).
+    Open,
+    /// Callers holding this permission.
+    Needs(Permission),
+}
+
+/// One route as declared in [`router`].
+#[derive(Debug, Clone)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: Method,
+    /// Path pattern, as in the OpenAPI document.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// Its class, for rate limits.
+    pub class: RouteClass,
+}
+
+/// Builds the router and the table of its routes together, so the table cannot drift from
+/// what is served.
+struct Routes {
+    router: Router<AppState>,
+    specs: Vec<RouteSpec>,
+    gate: Gate,
+    timeout: Duration,
+}
+
+impl Routes {
+    /// Adds a route. Every route but the streaming ones is bounded by `server.request_timeout`.
+    fn add<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        class: RouteClass,
+        handler: H,
+    ) -> Routes
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone())
+            .unwrap_or_else(|_| unreachable!("routes use standard methods"));
+        let mut route = on(filter, handler);
+        if let Access::Needs(need) = access {
+            route = route.route_layer(from_fn_with_state(
+                Guard {
+                    gate: self.gate.clone(),
+                    need,
+                    class,
+                    route: format!("{method} {path}").into(),
+                },
+                guard,
+            ));
+        }
+        let streaming = path.ends_with("/tail");
+        if !streaming {
+            let timeout = self.timeout;
+            route = route.route_layer(from_fn(move |req: Request, next: Next| {
+                timeout_after(timeout, req, next)
+            }));
+        }
+        self.router = self.router.route(path, route);
+        self.specs.push(RouteSpec {
+            method,
+            path,
+            access,
+            class,
+        });
+        self
+    }
+}
+
+/// Every route, the permission it needs and its class: the one place that says so.
+fn routes(state: &AppState) -> Routes {
+    use Access::{Needs, Open};
+    use Permission as P;
+    use RouteClass::{Admin, Ingest, Query};
+    Routes {
+        router: Router::new(),
+        specs: Vec::new(),
+        gate: state.gate.clone(),
+        timeout: state.settings.request_timeout,
+    }
+    .add(
+        Method::POST,
+        "/v1/logs",
+        Needs(P::Ingest),
+        Ingest,
+        ingest::otlp_logs,
+    )
+    .add(
+        Method::POST,
+        "/v1/traces",
+        Needs(P::Ingest),
+        Ingest,
+        ingest::otlp_traces,
+    )
+    .add(
+        Method::POST,
+        "/v1/metrics",
+        Needs(P::Ingest),
+        Ingest,
+        ingest::otlp_metrics,
+    )
+    .add(
+        Method::POST,
+        "/api/v1/ingest/logs",
+        Needs(P::Ingest),
+        Ingest,
+        ingest::json_logs,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/logs",
+        Needs(P::Read),
+        Query,
+        query::logs,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/logs/tail",
+        Needs(P::Read),
+        Query,
+        tail::tail,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/traces",
+        Needs(P::Read),
+        Query,
+        query::search_traces,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/traces/{trace_id}",
+        Needs(P::Read),
+        Query,
+        query::trace,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/services",
+        Needs(P::Read),
+        Query,
+        query::services,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/security/events",
+        Needs(P::SecurityRead),
+        Query,
+        query::security_events,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/keys",
+        Needs(P::KeysRead),
+        Admin,
+        keys::list,
+    )
+    .add(
+        Method::POST,
+        "/api/v1/keys",
+        Needs(P::KeysWrite),
+        Admin,
+        keys::create,
+    )
+    .add(
+        Method::DELETE,
+        "/api/v1/keys/{id}",
+        Needs(P::KeysWrite),
+        Admin,
+        keys::revoke,
+    )
+    .add(
+        Method::POST,
+        "/api/v1/keys/{id}/rotate",
+        Needs(P::KeysWrite),
+        Admin,
+        keys::rotate,
+    )
+    .add(
+        Method::GET,
+        "/metrics",
+        Needs(P::Metrics),
+        Query,
+        health::metrics,
+    )
+    .add(Method::GET, "/livez", Open, Query, health::livez)
+    .add(Method::GET, "/readyz", Open, Query, health::readyz)
+    .add(Method::GET, "/healthz", Open, Query, health::healthz)
+    .add(
+        Method::GET,
+        "/api/openapi.json",
+        Open,
+        Query,
+        health::openapi,
+    )
+}
+
+/// The table of every route [`router`] serves.
+pub fn route_table(state: &AppState) -> Vec<RouteSpec> {
+    routes(state).specs
+}
+
+/// The HTTP application: the routes of [`routes`] and the layers every request passes.
 pub fn router(state: AppState) -> Router {
-    let guard = |scope| {
-        from_fn_with_state(
-            Guard {
-                verifier: state.keys.clone(),
-                scope,
-            },
-            require,
-        )
-    };
-    let timeout = state.settings.request_timeout;
-    let bounded = from_fn(move |req: Request, next: Next| timeout_after(timeout, req, next));
-
-    let ingest = Router::new()
-        .route("/v1/logs", post(ingest::otlp_logs))
-        .route("/v1/traces", post(ingest::otlp_traces))
-        .route("/v1/metrics", post(ingest::otlp_metrics))
-        .route("/api/v1/ingest/logs", post(ingest::json_logs))
-        .route_layer(guard(Scope::Ingest));
-    let read = Router::new()
-        .route("/api/v1/logs", get(query::logs))
-        .route("/api/v1/traces", get(query::search_traces))
-        .route("/api/v1/traces/{trace_id}", get(query::trace))
-        .route("/api/v1/services", get(query::services))
-        .route("/api/v1/security/events", get(query::security_events))
-        .route_layer(guard(Scope::Read));
-    // The tail is a long-lived stream: no request timeout.
-    let streaming = Router::new()
-        .route("/api/v1/logs/tail", get(tail::tail))
-        .route_layer(guard(Scope::Read));
-    let admin = Router::new()
-        .route("/api/v1/keys", get(keys::list).post(keys::create))
-        .route("/api/v1/keys/{id}", delete(keys::revoke))
-        .route_layer(guard(Scope::Admin));
-    let metrics = Router::new()
-        .route("/metrics", get(health::metrics))
-        .route_layer(guard(Scope::Metrics));
-    let open = Router::new()
-        .route("/livez", get(health::livez))
-        .route("/readyz", get(health::readyz))
-        .route("/healthz", get(health::healthz))
-        .route("/api/openapi.json", get(health::openapi));
-
     let ids = RequestIds {
         prefix: format!("{:08x}", rand::random::<u32>()).into(),
         next: Arc::new(AtomicU64::new(1)),
     };
-    Router::new()
-        .merge(
-            ingest
-                .merge(read)
-                .merge(admin)
-                .merge(metrics)
-                .merge(open)
-                .route_layer(bounded),
-        )
-        .merge(streaming)
+    routes(&state)
+        .router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -278,6 +443,14 @@ impl Server {
         }
         let policies = settings.redact_policies.clone();
         let security = SecurityEvents::start(store.clone(), metrics.clone());
+        let gate = Gate::new(
+            KeyVerifier::new(store.clone()),
+            security.clone(),
+            metrics.clone(),
+            AccessPolicy {
+                roles: settings.roles.clone(),
+            },
+        );
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
             pipeline: Pipeline::new(
@@ -287,7 +460,7 @@ impl Server {
                 security.clone(),
             ),
             security,
-            keys: KeyVerifier::new(store.clone()),
+            gate,
             settings: Arc::new(settings),
             store,
             metrics,
@@ -328,6 +501,8 @@ impl Server {
         let shutdown_timeout = state.settings.shutdown_timeout;
         let store = state.store.clone();
         let security = state.security.clone();
+        let keys = state.gate.keys().clone();
+        let usage_task = tokio::spawn(flush_key_usage(keys.clone(), state.shutdown.clone()));
         let stopped = {
             let rx = state.shutdown.clone();
             move || {
@@ -357,6 +532,9 @@ impl Server {
             if let Some(task) = grpc_task {
                 let _ = task.await;
             }
+            // Uses counted by requests that finished after the flusher's last pass.
+            let _ = usage_task.await;
+            let _ = tokio::task::spawn_blocking(move || keys.flush_usage()).await;
             security.flush().await;
             let _ = store.shutdown().await;
             http_result
@@ -372,6 +550,28 @@ impl Server {
                 );
                 Ok(())
             }
+        }
+    }
+}
+
+/// How often counted key uses are written to the store.
+const KEY_USAGE_FLUSH: Duration = Duration::from_secs(10);
+
+/// Writes counted key uses every [`KEY_USAGE_FLUSH`], and once more when shutdown begins.
+async fn flush_key_usage(keys: KeyVerifier, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let stop = tokio::select! {
+            _ = tokio::time::sleep(KEY_USAGE_FLUSH) => false,
+            _ = shutdown.wait_for(|s| *s) => true,
+        };
+        let flushing = keys.clone();
+        match tokio::task::spawn_blocking(move || flushing.flush_usage()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not record key usage; will retry"),
+            Err(e) => tracing::warn!(error = %e, "could not record key usage; will retry"),
+        }
+        if stop {
+            return;
         }
     }
 }
@@ -393,6 +593,14 @@ mod tests {
         let settings = crate::config::Config::default().settings().unwrap();
         let key = ward_redact::PseudonymKey::new([3u8; 32]);
         let security = SecurityEvents::start(store.clone(), metrics.clone());
+        let gate = Gate::new(
+            KeyVerifier::new(store.clone()),
+            security.clone(),
+            metrics.clone(),
+            AccessPolicy {
+                roles: settings.roles.clone(),
+            },
+        );
         AppState {
             pipeline: Pipeline::new(
                 store.clone(),
@@ -401,7 +609,7 @@ mod tests {
                 security.clone(),
             ),
             security,
-            keys: KeyVerifier::new(store.clone()),
+            gate,
             settings: Arc::new(settings),
             store,
             metrics,
@@ -410,35 +618,108 @@ mod tests {
         }
     }
 
-    /// Every operation of the OpenAPI document is served by the router (and needs a key unless
-    /// it is a health or documentation route).
+    fn request(method: &Method, path: &str, key: Option<&str>) -> axum::http::Request<Body> {
+        let uri = path
+            .replace("{trace_id}", &"ab".repeat(16))
+            .replace("{id}", "abcdefabcdef");
+        let mut builder = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            builder = builder.header("authorization", format!("Bearer {key}"));
+        }
+        builder.body(Body::from("{}")).unwrap()
+    }
+
+    /// The route table and the OpenAPI document list the same operations; open routes answer
+    /// without credentials and every other route refuses them.
     #[tokio::test]
-    async fn openapi_document_matches_the_router() {
+    async fn openapi_document_matches_the_route_table() {
         let dir = tempfile::tempdir().unwrap();
-        let app = router(test_state(dir.path()).await);
+        let state = test_state(dir.path()).await;
+        let table = route_table(&state);
+        let app = router(state);
         let doc: serde_json::Value = serde_json::from_str(routes::health::OPENAPI).unwrap();
-        let open = ["/livez", "/readyz", "/healthz", "/api/openapi.json"];
-        let mut checked = 0;
+        let mut documented = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {
-                let uri = path
-                    .replace("{trace_id}", &"ab".repeat(16))
-                    .replace("{id}", "abc");
-                let request = axum::http::Request::builder()
-                    .method(method.to_uppercase().as_str())
-                    .uri(&uri)
-                    .body(Body::empty())
-                    .unwrap();
-                let status = app.clone().oneshot(request).await.unwrap().status();
-                if open.contains(&path.as_str()) {
-                    assert!(status.is_success(), "{method} {path}: {status}");
-                } else {
-                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
-                }
-                checked += 1;
+                documented.push(format!("{} {path}", method.to_uppercase()));
             }
         }
-        assert!(checked >= 17, "{checked}");
+        let mut served: Vec<String> = table
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        documented.sort();
+        served.sort();
+        assert_eq!(documented, served);
+        for route in &table {
+            let status = app
+                .clone()
+                .oneshot(request(&route.method, route.path, None))
+                .await
+                .unwrap()
+                .status();
+            match route.access {
+                Access::Open => assert!(status.is_success(), "{} {}", route.method, route.path),
+                Access::Needs(_) => {
+                    assert_eq!(
+                        status,
+                        StatusCode::UNAUTHORIZED,
+                        "{} {}",
+                        route.method,
+                        route.path
+                    )
+                }
+            }
+        }
+    }
+
+    /// Every route × every role: a credential holding a role's permissions is refused (403)
+    /// exactly on the routes whose permission the role lacks.
+    #[tokio::test]
+    async fn every_route_admits_exactly_the_roles_holding_its_permission() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = test_state(dir.path()).await;
+        let table = route_table(&state);
+        let mut custom = std::collections::BTreeMap::new();
+        custom.insert(
+            "auditor".to_owned(),
+            crate::authz::RoleConfig {
+                permissions: vec!["security:read".into(), "keys:read".into()],
+                description: String::new(),
+            },
+        );
+        let roles = crate::authz::Roles::new(&custom).unwrap();
+        let app = router(state.clone());
+        let mut refused = 0;
+        for role in roles.names() {
+            let grants = roles.get(role).unwrap().clone();
+            let key =
+                crate::auth::mint(ward_model::TenantId::default_tenant(), role, &grants, None);
+            state.store.keys().insert_key(&key.record).unwrap();
+            for route in &table {
+                let Access::Needs(need) = route.access else {
+                    continue;
+                };
+                let response = app
+                    .clone()
+                    .oneshot(request(&route.method, route.path, Some(&key.text)))
+                    .await
+                    .unwrap();
+                let status = response.status();
+                let what = format!("{role}: {} {} ({need})", route.method, route.path);
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{what}");
+                if grants.allows(need) {
+                    assert_ne!(status, StatusCode::FORBIDDEN, "{what}");
+                } else {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused >= 20, "{refused}");
     }
 
     #[tokio::test]

@@ -65,6 +65,13 @@ pub struct SecurityLabels {
     pub severity: &'static str,
 }
 
+/// Labels of the authentication failure counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuthFailureLabels {
+    /// `missing`, `malformed`, `invalid_key`, `expired_key`, `invalid_token` …
+    pub reason: &'static str,
+}
+
 /// Every metric Ward keeps about itself.
 pub struct Metrics {
     registry: Registry,
@@ -94,6 +101,10 @@ pub struct Metrics {
     pub security_events: Family<SecurityLabels, Counter>,
     /// Security events that could not be stored (queue full or store error).
     pub security_events_lost: Counter,
+    /// Security events not raised because their source had raised too many of that kind.
+    pub security_events_throttled: Counter,
+    /// Requests refused for their credentials, by reason.
+    pub auth_failures: Family<AuthFailureLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -184,8 +195,22 @@ impl Metrics {
             "Security events that could not be stored (queue full or store failure)",
             security_events_lost.clone(),
         );
+        let security_events_throttled = Counter::default();
+        registry.register(
+            "security_events_throttled",
+            "Security events counted but not raised because their source raised too many",
+            security_events_throttled.clone(),
+        );
+        let auth_failures = Family::<AuthFailureLabels, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Requests refused for their credentials, by reason",
+            auth_failures.clone(),
+        );
         Metrics {
             registry,
+            security_events_throttled,
+            auth_failures,
             ingest_records,
             ingest_bytes,
             ingest_rejected,

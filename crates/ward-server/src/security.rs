@@ -6,7 +6,9 @@
 //! The queue is bounded: if the store cannot keep up, events beyond the bound are counted in
 //! `ward_security_events_lost_total` and logged (without details) instead of growing memory.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use ward_model::SecurityEvent;
@@ -18,6 +20,14 @@ use crate::metrics::{KindLabel, Metrics, SecurityLabels};
 const QUEUE_EVENTS: usize = 4096;
 /// Most events written in one transaction.
 const BATCH_EVENTS: usize = 256;
+/// Most events of one kind raised for one source (an IP address, a key) per window; past it
+/// they are counted in `ward_security_events_throttled_total` only, so an attacker cannot
+/// flood the security log.
+const EVENTS_PER_SOURCE: u32 = 10;
+/// The throttle's window.
+const THROTTLE_WINDOW: Duration = Duration::from_secs(60);
+/// Most (kind, source) pairs the throttle tracks.
+const MAX_THROTTLED_SOURCES: usize = 10_000;
 
 enum Message {
     Event(SecurityEvent),
@@ -30,14 +40,52 @@ enum Message {
 pub struct SecurityEvents {
     queue: mpsc::Sender<Message>,
     metrics: Arc<Metrics>,
+    throttle: Arc<Mutex<HashMap<(String, String), Window>>>,
 }
+
+/// Start of the current window and events raised in it, per (kind, source).
+type Window = (Instant, u32);
 
 impl SecurityEvents {
     /// Starts the task that stores events in `store`. Must be called inside a Tokio runtime.
     pub fn start(store: Store, metrics: Arc<Metrics>) -> SecurityEvents {
         let (queue, receiver) = mpsc::channel(QUEUE_EVENTS);
         tokio::spawn(persist(receiver, store, metrics.clone()));
-        SecurityEvents { queue, metrics }
+        SecurityEvents {
+            queue,
+            metrics,
+            throttle: Default::default(),
+        }
+    }
+
+    /// Raises `event` unless `source` already raised [`EVENTS_PER_SOURCE`] events of its kind
+    /// in the current minute; those are only counted.
+    pub fn raise_from(&self, source: &str, event: SecurityEvent) {
+        if self.admit(&event.kind, source, Instant::now()) {
+            self.raise(event);
+        } else {
+            self.metrics.security_events_throttled.inc();
+        }
+    }
+
+    fn admit(&self, kind: &str, source: &str, now: Instant) -> bool {
+        let Ok(mut seen) = self.throttle.lock() else {
+            return true;
+        };
+        if seen.len() >= MAX_THROTTLED_SOURCES {
+            seen.retain(|_, (start, _)| now.duration_since(*start) < THROTTLE_WINDOW);
+            if seen.len() >= MAX_THROTTLED_SOURCES {
+                seen.clear();
+            }
+        }
+        let entry = seen
+            .entry((kind.to_owned(), source.to_owned()))
+            .or_insert((now, 0));
+        if now.duration_since(entry.0) >= THROTTLE_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= EVENTS_PER_SOURCE
     }
 
     /// Counts `event` and queues it for storage; never blocks.
@@ -94,5 +142,37 @@ async fn persist(mut receiver: mpsc::Receiver<Message>, store: Store, metrics: A
         for done in flushes {
             let _ = done.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_source_raises_a_bounded_number_of_events_per_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(ward_store::StoreConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        })
+        .unwrap();
+        let events = SecurityEvents::start(store.clone(), Arc::new(Metrics::new()));
+        let t0 = Instant::now();
+        let admitted = (0..25)
+            .filter(|_| events.admit("authentication_failed", "10.0.0.1", t0))
+            .count();
+        assert_eq!(admitted, EVENTS_PER_SOURCE as usize);
+        assert!(
+            events.admit("forbidden", "10.0.0.1", t0),
+            "kinds are counted apart"
+        );
+        assert!(events.admit("authentication_failed", "10.0.0.2", t0));
+        assert!(events.admit("authentication_failed", "10.0.0.1", t0 + THROTTLE_WINDOW));
+        for i in 0..MAX_THROTTLED_SOURCES + 10 {
+            events.admit("x", &i.to_string(), t0);
+        }
+        assert!(events.throttle.lock().unwrap().len() <= MAX_THROTTLED_SOURCES);
+        store.shutdown().await.unwrap();
     }
 }

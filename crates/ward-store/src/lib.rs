@@ -22,7 +22,8 @@
 //! * `services_summary (tenant, day, service, signal → count, first_seen, last_seen)` —
 //!   maintained by the writer in the same transaction as the rows, so listing services never
 //!   scans telemetry.
-//! * `api_keys (id, tenant, name, scopes, secret_hash, created_at, revoked)`.
+//! * `api_keys (id, tenant, name, scopes, secret_hash, created_at, revoked, expires_at,
+//!   replaced_by, last_used_at, use_count)`.
 //!
 //! Telemetry lives in per-day (UTC) tables created on demand by the writer, inside the
 //! transaction that first needs them: `logs_YYYYMMDD`, `spans_YYYYMMDD` and
@@ -130,10 +131,11 @@ use rusqlite::Connection;
 use tokio::sync::{Semaphore, oneshot};
 use ward_model::{Batch, LogRecord, SecurityEvent, Span, TenantId, TraceId};
 
+pub use admin::Rotation;
 pub use error::StoreError;
 pub use security::SecurityEventQuery;
 pub use types::{
-    CommitStats, KeyRecord, LogQuery, MAX_PAGE_LIMIT, Page, ServiceSummary, StoreConfig,
+    CommitStats, KeyRecord, KeyUsage, LogQuery, MAX_PAGE_LIMIT, Page, ServiceSummary, StoreConfig,
     TraceQuery, TraceSummary,
 };
 
@@ -559,6 +561,31 @@ impl KeyAdmin {
     /// Keys of one tenant, or of all tenants; oldest first.
     pub fn list_keys(&self, tenant: Option<&TenantId>) -> Result<Vec<KeyRecord>, StoreError> {
         admin::list_keys(&self.conn(), tenant)
+    }
+
+    /// Stores `new` as the successor of `old_id`, which keeps working until `old_expires_at`
+    /// (Unix nanoseconds) or its own earlier expiry, whichever comes first.
+    pub fn rotate_key(
+        &self,
+        old_id: &str,
+        new: &KeyRecord,
+        old_expires_at: i64,
+    ) -> Result<Rotation, StoreError> {
+        admin::rotate_key(
+            &mut self.conn(),
+            old_id,
+            new,
+            old_expires_at,
+            ward_model::time::now_unix_nanos(),
+        )
+    }
+
+    /// Adds uses counted in memory by the server to the stored totals.
+    pub fn record_key_usage(&self, usage: &[KeyUsage]) -> Result<(), StoreError> {
+        if usage.is_empty() {
+            return Ok(());
+        }
+        admin::record_key_usage(&mut self.conn(), usage)
     }
 
     /// Revokes a key; true if it existed and was active.

@@ -295,6 +295,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     );
     CREATE INDEX security_events_tenant ON security_events(tenant_id);",
     ),
+    (
+        3,
+        "ALTER TABLE api_keys ADD COLUMN expires_at INTEGER;
+    ALTER TABLE api_keys ADD COLUMN replaced_by TEXT;
+    ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+    ALTER TABLE api_keys ADD COLUMN use_count INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The newest schema version this build knows.

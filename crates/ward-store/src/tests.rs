@@ -785,6 +785,10 @@ async fn keys_crud() {
         secret_hash: [7; 32],
         created_at_unix_nano: 5,
         revoked: false,
+        expires_at_unix_nano: None,
+        replaced_by: None,
+        last_used_unix_nano: None,
+        use_count: 0,
     };
     store.keys().insert_key(&key).unwrap();
     let other = KeyRecord {
@@ -824,6 +828,69 @@ async fn keys_crud() {
     store.keys().ensure_tenant(&tenant("team-b")).unwrap();
     store.keys().ensure_tenant(&tenant("team-b")).unwrap();
     assert_eq!(store.keys().list_tenants().unwrap().len(), 3);
+    store.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn keys_rotate_once_and_count_their_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(config(dir.path())).unwrap();
+    let old = KeyRecord {
+        id: "old".into(),
+        tenant: tenant("team-a"),
+        name: "agent".into(),
+        scopes: vec!["ingest".into()],
+        secret_hash: [1; 32],
+        created_at_unix_nano: 1,
+        revoked: false,
+        expires_at_unix_nano: Some(i64::MAX - 1),
+        replaced_by: None,
+        last_used_unix_nano: None,
+        use_count: 0,
+    };
+    store.keys().insert_key(&old).unwrap();
+    let new = KeyRecord {
+        id: "new".into(),
+        secret_hash: [2; 32],
+        ..old.clone()
+    };
+    let grace_end = ward_model::time::now_unix_nanos() + 60_000_000_000;
+    assert_eq!(
+        store.keys().rotate_key("old", &new, grace_end).unwrap(),
+        Rotation::Rotated {
+            old_expires_at_unix_nano: grace_end
+        }
+    );
+    let stored = store.keys().get_key("old").unwrap().unwrap();
+    assert_eq!(stored.replaced_by.as_deref(), Some("new"));
+    assert_eq!(stored.expires_at_unix_nano, Some(grace_end));
+    assert!(stored.is_active(grace_end - 1) && !stored.is_active(grace_end));
+    // A rotated key is not rotated again; an unknown one is reported as such.
+    let third = KeyRecord {
+        id: "third".into(),
+        ..new.clone()
+    };
+    assert_eq!(
+        store.keys().rotate_key("old", &third, grace_end).unwrap(),
+        Rotation::NotRotatable {
+            replaced_by: Some("new".into())
+        }
+    );
+    assert_eq!(
+        store.keys().rotate_key("ghost", &third, grace_end).unwrap(),
+        Rotation::NotFound
+    );
+    assert_eq!(store.keys().get_key("third").unwrap(), None);
+
+    let usage = |count, at| KeyUsage {
+        id: "new".into(),
+        count,
+        last_used_unix_nano: at,
+    };
+    store.keys().record_key_usage(&[usage(3, 50)]).unwrap();
+    store.keys().record_key_usage(&[usage(2, 40)]).unwrap();
+    let used = store.keys().get_key("new").unwrap().unwrap();
+    assert_eq!((used.use_count, used.last_used_unix_nano), (5, Some(50)));
     store.shutdown().await.unwrap();
 }
 

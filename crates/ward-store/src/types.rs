@@ -88,7 +88,7 @@ pub struct KeyRecord {
     pub tenant: TenantId,
     /// Human-readable name.
     pub name: String,
-    /// Granted scopes (e.g. `ingest`, `query`, `admin`), as given.
+    /// Granted scopes (e.g. `ingest`, `read`, `admin`, `audit:write`), as given.
     pub scopes: Vec<String>,
     /// SHA-256 (or whatever the server chooses) of the secret.
     pub secret_hash: [u8; 32],
@@ -96,6 +96,32 @@ pub struct KeyRecord {
     pub created_at_unix_nano: i64,
     /// Revoked keys stay listed but must not authenticate.
     pub revoked: bool,
+    /// After this time (Unix nanoseconds) the key no longer authenticates; `None`: never.
+    pub expires_at_unix_nano: Option<i64>,
+    /// The key that replaced this one when it was rotated.
+    pub replaced_by: Option<String>,
+    /// Last successful authentication (Unix nanoseconds), as last flushed by the server.
+    pub last_used_unix_nano: Option<i64>,
+    /// Successful authentications, as last flushed by the server.
+    pub use_count: u64,
+}
+
+impl KeyRecord {
+    /// True when the key can authenticate at `now`: not revoked and not expired.
+    pub fn is_active(&self, now_unix_nano: i64) -> bool {
+        !self.revoked && self.expires_at_unix_nano.is_none_or(|t| now_unix_nano < t)
+    }
+}
+
+/// Uses of one key since the last flush (see [`crate::KeyAdmin::record_key_usage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUsage {
+    /// The key's id.
+    pub id: String,
+    /// Successful authentications to add.
+    pub count: u64,
+    /// The latest of them (Unix nanoseconds).
+    pub last_used_unix_nano: i64,
 }
 
 /// A log search.

@@ -410,7 +410,9 @@ async fn start_ward(
     let mut ward = ChildGuard::spawn("ward serve", command)?;
     ward.wait_ready(http, Duration::from_millis(5), Duration::from_secs(60))
         .await?;
-    let admin = ward.admin_key(Duration::from_secs(5)).await?;
+    let admin = ward
+        .admin_key(&dir.path().join("data"), Duration::from_secs(5))
+        .await?;
     let key = create_key(client, &format!("http://{http}"), &admin, "ingest").await?;
     let target = OtlpTarget {
         endpoint: format!("http://{http}/v1/logs"),

@@ -29,7 +29,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 /// What a child wrote on stderr that the bench cares about.
 #[derive(Debug, Default)]
 struct Seen {
-    /// The admin key `ward serve` prints on first start.
+    /// The admin key, were `ward serve` to print it (it does so only on a terminal).
     admin_key: Option<String>,
     /// The last lines, for error messages.
     tail: VecDeque<String>,
@@ -100,12 +100,22 @@ impl ChildGuard {
             .unwrap_or_default()
     }
 
-    /// The admin key printed on first start, waiting up to `wait` for it.
-    pub async fn admin_key(&self, wait: Duration) -> anyhow::Result<String> {
+    /// The admin key made on first start: written to `<data_dir>/admin.key` when stderr is
+    /// not a terminal (as here), printed otherwise. Waits up to `wait` for it.
+    pub async fn admin_key(
+        &self,
+        data_dir: &std::path::Path,
+        wait: Duration,
+    ) -> anyhow::Result<String> {
         let deadline = Instant::now() + wait;
         loop {
             if let Some(key) = self.seen.lock().ok().and_then(|s| s.admin_key.clone()) {
                 return Ok(key);
+            }
+            if let Ok(text) = std::fs::read_to_string(data_dir.join("admin.key"))
+                && text.ends_with('\n')
+            {
+                return Ok(text.trim().to_owned());
             }
             if Instant::now() >= deadline {
                 bail!(

@@ -12,7 +12,8 @@ use futures::stream::FuturesUnordered;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use ward_model::{Resource, TenantId};
-use ward_server::auth::{Scope, mint};
+use ward_server::auth::mint;
+use ward_server::authz::{Grants, Permission};
 use ward_server::config::StoreSection;
 use ward_store::{Store, StoreConfig, StoreError};
 
@@ -241,7 +242,8 @@ async fn measure(args: &QueryArgs) -> anyhow::Result<QueryReport> {
         .keys()
         .ensure_tenant(&tenant)
         .context("cannot create the tenant")?;
-    let key = mint(tenant, "ward bench query", &[Scope::Read]);
+    let read = Grants::single(Permission::Read);
+    let key = mint(tenant, "ward bench query", &read, None);
     store
         .keys()
         .insert_key(&key.record)

@@ -1,12 +1,14 @@
 //! `ward serve`.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
 use ward_model::TenantId;
-use ward_server::auth::{Scope, mint};
+use ward_server::auth::mint;
+use ward_server::authz::{Grants, Permission};
 use ward_server::config::Settings;
 use ward_server::metrics::Metrics;
 use ward_store::{Store, StoreConfig};
@@ -45,23 +47,58 @@ pub fn open_store(settings: &Settings, metrics: Option<Arc<Metrics>>) -> anyhow:
     .with_context(|| format!("cannot open the store in {}", c.data_dir.display()))
 }
 
-/// On first start (no key at all), creates the default tenant and an admin key and prints it
-/// once. Only its hash is stored.
-fn bootstrap(store: &Store) -> anyhow::Result<()> {
+/// The file the first admin key is written to when stderr is not a terminal.
+pub const ADMIN_KEY_FILE: &str = "admin.key";
+
+/// On first start (no key at all), creates the default tenant and an admin key. Only its hash
+/// is stored. The key is shown once on a terminal; when stderr is not a terminal (a service
+/// manager, a container, a pipe) it would end up in a log, so it is written to
+/// `<data_dir>/admin.key` (mode 0600) instead, for the operator to read and delete.
+fn bootstrap(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
     if store.keys().count_keys()? > 0 {
         return Ok(());
     }
     let tenant = TenantId::default_tenant();
     store.keys().ensure_tenant(&tenant)?;
-    let key = mint(tenant, "bootstrap admin", &[Scope::Admin]);
+    let key = mint(
+        tenant,
+        "bootstrap admin",
+        &Grants::single(Permission::Admin),
+        None,
+    );
+    let hint = "Use it as 'Authorization: Bearer <key>', and make narrower keys with\n    \
+                WARD_API_KEY=<key> ward keys create --tenant default --scope ingest";
+    if std::io::stderr().is_terminal() {
+        store.keys().insert_key(&key.record)?;
+        eprintln!(
+            "\nWard created the first admin API key. It is shown only this once; store it now:\n\n    {}\n\n{hint}\n",
+            key.text.as_str()
+        );
+        return Ok(());
+    }
+    let path = data_dir.join(ADMIN_KEY_FILE);
+    write_private(&path, format!("{}\n", key.text.as_str()).as_bytes())
+        .with_context(|| format!("cannot write the first admin key to {}", path.display()))?;
     store.keys().insert_key(&key.record)?;
     eprintln!(
-        "\nWard created the first admin API key. It is shown only this once; store it now:\n\n    {}\n\n\
-         Use it as 'Authorization: Bearer <key>', and make narrower keys with\n    \
-         WARD_API_KEY=<key> ward keys create --tenant default --scope ingest\n",
-        key.text
+        "\nWard created the first admin API key and wrote it to {} (readable by this user only), \
+         not to this output, which may be kept in a log. Read it, keep it in your secret store, \
+         and delete the file.\n{hint}\n",
+        path.display()
     );
     Ok(())
+}
+
+/// Creates `path` with mode 0600 (failing if it exists) and writes `contents`.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
@@ -112,7 +149,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let shutdown = shutdown_signal()?;
     let store = open_store(&settings, Some(metrics.clone()))?;
-    bootstrap(&store)?;
+    bootstrap(&store, &settings.config.data_dir)?;
     let server = ward_server::Server::bind(settings, store, metrics).await?;
     tracing::info!(
         http = %server.http_addr().map(|a| a.to_string()).unwrap_or_default(),

@@ -86,6 +86,12 @@ impl Ward {
                 break;
             }
         }
+        // Not a terminal: the first admin key is written to a file, not to stderr.
+        if key.is_none()
+            && let Ok(text) = std::fs::read_to_string(dir.join("data").join("admin.key"))
+        {
+            key = Some(text.trim().to_owned());
+        }
         Ward {
             child,
             http: format!("http://127.0.0.1:{http_port}"),

@@ -1,0 +1,291 @@
+//! Access control through the real binary: the key lifecycle (expiry, rotation with a grace
+//! period, revocation, use counts) from the CLI and the API, permissions, tenant isolation of
+//! key management, the security events all of that raises, and Ward's own log never showing
+//! a credential.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Ward, http};
+use serde_json::{Value, json};
+
+fn status(w: &Ward, key: &str, path: &str) -> u16 {
+    http()
+        .get(format!("{}{path}", w.http))
+        .bearer_auth(key)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn get(w: &Ward, key: &str, path: &str) -> Value {
+    let r = http()
+        .get(format!("{}{path}", w.http))
+        .bearer_auth(key)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().unwrap()
+}
+
+fn cli_ok(w: &Ward, key: &str, args: &[&str]) -> (String, String) {
+    let out = w.cli(key, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    (stdout, stderr)
+}
+
+fn key_id(key: &str) -> &str {
+    key.split('_').nth(1).unwrap()
+}
+
+fn events(w: &Ward, kind: &str) -> Vec<Value> {
+    let page = get(
+        w,
+        &w.admin_key,
+        &format!("/api/v1/security/events?kind={kind}&limit=1000"),
+    );
+    page["events"].as_array().unwrap().clone()
+}
+
+/// Waits until `kind` events number at least `n` (they are stored in the background).
+fn wait_events(w: &Ward, kind: &str, n: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let found = events(w, kind);
+        if found.len() >= n {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("fewer than {n} {kind} events: {:?}", events(w, kind));
+}
+
+#[test]
+fn keys_expire_rotate_with_grace_and_count_their_uses() {
+    let w = Ward::start(&[]);
+    // Created from the CLI through the API, with a lifetime.
+    let (key, note) = cli_ok(
+        &w,
+        &w.admin_key,
+        &[
+            "keys",
+            "create",
+            "--scope",
+            "read",
+            "--name",
+            "agent",
+            "--expires-in",
+            "90d",
+        ],
+    );
+    let key = key.trim().to_owned();
+    assert!(note.contains("expiring"), "{note}");
+    for _ in 0..3 {
+        assert_eq!(status(&w, &key, "/api/v1/services"), 200);
+    }
+    let list = get(&w, &w.admin_key, "/api/v1/keys");
+    let view = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == key_id(&key))
+        .unwrap()
+        .clone();
+    assert_eq!(view["state"], "active");
+    assert_eq!(view["use_count"], 3);
+    assert!(view["last_used_at"].is_string() && view["expires_at"].is_string());
+
+    // Rotation: both keys work during the grace period.
+    let (new_key, note) = cli_ok(
+        &w,
+        &w.admin_key,
+        &["keys", "rotate", key_id(&key), "--grace", "1h"],
+    );
+    let new_key = new_key.trim().to_owned();
+    assert!(note.contains("keeps working until"), "{note}");
+    assert_eq!(status(&w, &key, "/api/v1/services"), 200);
+    assert_eq!(status(&w, &new_key, "/api/v1/services"), 200);
+    let (listing, _) = cli_ok(&w, &w.admin_key, &["keys", "list"]);
+    assert!(
+        listing.contains(&format!("rotated to {}", key_id(&new_key))),
+        "{listing}"
+    );
+    // A rotated key is not rotated twice.
+    let out = w.cli(&w.admin_key, &["keys", "rotate", key_id(&key)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already rotated"));
+
+    // Rotating with no grace ends the old key at once; it then says why it fails.
+    let (newest, _) = cli_ok(
+        &w,
+        &w.admin_key,
+        &["keys", "rotate", key_id(&new_key), "--grace", "0s"],
+    );
+    let r = http()
+        .get(format!("{}/api/v1/services", w.http))
+        .bearer_auth(&new_key)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let problem: Value = r.json().unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("expired"),
+        "{problem}"
+    );
+    assert_eq!(status(&w, newest.trim(), "/api/v1/services"), 200);
+
+    // Revocation is immediate.
+    cli_ok(&w, &w.admin_key, &["keys", "revoke", key_id(newest.trim())]);
+    assert_eq!(status(&w, newest.trim(), "/api/v1/services"), 401);
+
+    let rotated = wait_events(&w, "key_rotated", 2);
+    assert!(rotated.iter().all(|e| e["severity"] == "medium"));
+    wait_events(&w, "key_revoked", 1);
+    wait_events(&w, "key_created", 1);
+    // An expired key's use is reported to its own tenant as a medium event.
+    let failures = wait_events(&w, "authentication_failed", 2);
+    assert!(
+        failures
+            .iter()
+            .any(|e| e["details"]["reason"] == "expired_key")
+    );
+    assert!(
+        failures
+            .iter()
+            .any(|e| e["details"]["reason"] == "revoked_key")
+    );
+
+    // Bad values are refused with the reason.
+    let out = w.cli(
+        &w.admin_key,
+        &["keys", "create", "--scope", "read", "--expires-in", "soon"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid duration"));
+    let out = w.cli(&w.admin_key, &["keys", "create", "--scope", "query"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown permission \"query\""));
+}
+
+#[test]
+fn permissions_are_enforced_and_cannot_be_escalated() {
+    let w = Ward::start(&[]);
+    let reader = w.create_key(&["read"], "team-a");
+    let key_admin = w.create_key(&["keys:write", "keys:read", "read"], "team-a");
+    // A read key cannot see security events or keys, nor scrape metrics.
+    assert_eq!(status(&w, &reader, "/api/v1/security/events"), 403);
+    assert_eq!(status(&w, &reader, "/api/v1/keys"), 403);
+    assert_eq!(status(&w, &reader, "/metrics"), 403);
+    let r = http()
+        .get(format!("{}/metrics", w.http))
+        .bearer_auth(&reader)
+        .send()
+        .unwrap();
+    let problem: Value = r.json().unwrap();
+    assert_eq!(problem["permission"], "metrics");
+
+    // A key manager hands out only what it holds.
+    let create = |scopes: &[&str]| {
+        http()
+            .post(format!("{}/api/v1/keys", w.http))
+            .bearer_auth(&key_admin)
+            .json(&json!({"scopes": scopes}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(create(&["read"]), 201);
+    assert_eq!(create(&["admin"]), 403);
+    assert_eq!(create(&["ingest"]), 403);
+
+    // Key management stays inside the tenant: another tenant's key is "not found".
+    let other = w.create_key(&["read"], "team-b");
+    for (method, path) in [
+        (
+            reqwest::Method::DELETE,
+            format!("/api/v1/keys/{}", key_id(&other)),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/api/v1/keys/{}/rotate", key_id(&other)),
+        ),
+    ] {
+        let r = http()
+            .request(method, format!("{}{path}", w.http))
+            .bearer_auth(&key_admin)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    assert_eq!(status(&w, &other, "/api/v1/services"), 200);
+    let listed = get(&w, &key_admin, "/api/v1/keys");
+    assert!(
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["tenant"] == "team-a")
+    );
+
+    // A forbidden request is a security event of the caller's tenant; an unknown key one of
+    // the default tenant, with the source address.
+    let team_a_admin = w.create_key(&["admin"], "team-a");
+    let forbidden = {
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            let page = get(&w, &team_a_admin, "/api/v1/security/events?kind=forbidden");
+            found = page["events"].as_array().unwrap().clone();
+            if found.len() >= 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        found
+    };
+    assert!(forbidden.len() >= 3, "{forbidden:?}");
+    assert!(
+        forbidden
+            .iter()
+            .any(|e| e["details"]["permission"] == "security:read")
+    );
+    let fake = format!("ward_{}_{}", "a".repeat(12), "b".repeat(40));
+    assert_eq!(status(&w, &fake, "/api/v1/logs"), 401);
+    let failed = wait_events(&w, "authentication_failed", 1);
+    assert_eq!(failed[0]["details"]["source_ip"], "127.0.0.1");
+    assert_eq!(failed[0]["details"]["reason"], "invalid_key");
+}
+
+/// After a run that creates, uses, rotates and refuses keys, Ward's own log holds none of
+/// their secrets.
+#[test]
+fn no_credential_reaches_wards_log() {
+    let w = Ward::start(&[("WARD_LOG_LEVEL", "debug")]);
+    let key = w.create_key(&["read", "ingest"], "default");
+    assert_eq!(status(&w, &key, "/api/v1/services"), 200);
+    let rotated: Value = http()
+        .post(format!("{}/api/v1/keys/{}/rotate", w.http, key_id(&key)))
+        .bearer_auth(&w.admin_key)
+        .json(&json!({"grace": "1m"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let new_key = rotated["key"].as_str().unwrap().to_owned();
+    let wrong = format!("{}x", &key[..key.len() - 1]);
+    assert_eq!(status(&w, &wrong, "/api/v1/services"), 401);
+    assert_eq!(
+        status(&w, "eyJhbGciOiJub25lIn0.e30.", "/api/v1/services"),
+        401
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let log = w.log_text();
+    assert!(log.contains("authentication failed"), "the run was logged");
+    let secret = |k: &str| k.rsplit('_').next().unwrap().to_owned();
+    for k in [&w.admin_key, &key, &new_key, &wrong] {
+        assert!(!log.contains(&secret(k)), "a key secret is in Ward's log");
+    }
+    assert!(!log.contains("eyJhbGciOiJub25lIn0"));
+}
