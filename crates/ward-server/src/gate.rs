@@ -30,6 +30,15 @@ pub struct AccessPolicy {
     pub roles: Roles,
 }
 
+impl AccessPolicy {
+    /// The policy a validated configuration describes.
+    pub fn from_settings(settings: &crate::config::Settings) -> AccessPolicy {
+        AccessPolicy {
+            roles: settings.roles.clone(),
+        }
+    }
+}
+
 /// What kind of work a route does; rate limits are set per class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteClass {

@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod pipeline;
 pub mod problem;
+pub mod reload;
 pub mod routes;
 pub mod scrub;
 pub mod security;
@@ -380,6 +381,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     http: tokio::net::TcpListener,
     grpc: Option<tokio::net::TcpListener>,
+    reloader: Option<Arc<reload::Reloader>>,
 }
 
 /// Why the server could not start or stopped badly.
@@ -447,9 +449,7 @@ impl Server {
             KeyVerifier::new(store.clone()),
             security.clone(),
             metrics.clone(),
-            AccessPolicy {
-                roles: settings.roles.clone(),
-            },
+            AccessPolicy::from_settings(&settings),
         );
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
@@ -472,7 +472,19 @@ impl Server {
             stop,
             http,
             grpc,
+            reloader: None,
         })
+    }
+
+    /// Reloads the configuration from `source` on SIGHUP and when its file changes.
+    pub fn reload_from(mut self, source: reload::ConfigSource) -> Server {
+        self.reloader = Some(Arc::new(reload::Reloader::new(
+            source,
+            self.state.settings.config.clone(),
+            self.state.gate.clone(),
+            self.state.security.clone(),
+        )));
+        self
     }
 
     /// The bound HTTP address (useful when binding port 0).
@@ -497,7 +509,11 @@ impl Server {
             stop,
             http,
             grpc,
+            reloader,
         } = self;
+        if let Some(reloader) = reloader {
+            tokio::spawn(reloader.watch(state.shutdown.clone()));
+        }
         let shutdown_timeout = state.settings.shutdown_timeout;
         let store = state.store.clone();
         let security = state.security.clone();
@@ -597,9 +613,7 @@ mod tests {
             KeyVerifier::new(store.clone()),
             security.clone(),
             metrics.clone(),
-            AccessPolicy {
-                roles: settings.roles.clone(),
-            },
+            AccessPolicy::from_settings(&settings),
         );
         AppState {
             pipeline: Pipeline::new(

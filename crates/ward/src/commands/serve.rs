@@ -11,6 +11,7 @@ use ward_server::auth::mint;
 use ward_server::authz::{Grants, Permission};
 use ward_server::config::Settings;
 use ward_server::metrics::Metrics;
+use ward_server::reload::ConfigSource;
 use ward_store::{Store, StoreConfig};
 
 use super::ConfigArg;
@@ -132,25 +133,40 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// Runs the server until SIGTERM or Ctrl-C.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+/// The configuration: file, `WARD_*` environment, then the command line's options. Read at
+/// start and again on every reload, so a reload never undoes an option.
+fn load(args: &ServeArgs) -> anyhow::Result<ward_server::config::Config> {
     let mut config = args.config.load()?;
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
     }
-    if let Some(listen) = args.listen {
-        config.server.listen = listen;
+    if let Some(listen) = &args.listen {
+        config.server.listen = listen.clone();
     }
-    if let Some(grpc) = args.grpc_listen {
-        config.server.grpc_listen = grpc;
+    if let Some(grpc) = &args.grpc_listen {
+        config.server.grpc_listen = grpc.clone();
     }
+    Ok(config)
+}
+
+/// Runs the server until SIGTERM or Ctrl-C; reloads the configuration on SIGHUP and when its
+/// file changes.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load(&args)?;
     let settings = args.config.settings(config)?;
     init_logging(&settings)?;
     let metrics = Arc::new(Metrics::new());
     let shutdown = shutdown_signal()?;
     let store = open_store(&settings, Some(metrics.clone()))?;
     bootstrap(&store, &settings.config.data_dir)?;
-    let server = ward_server::Server::bind(settings, store, metrics).await?;
+    let reload_args = Arc::new(args);
+    let source = ConfigSource {
+        path: reload_args.config.path(),
+        load: Arc::new(move || load(&reload_args).map_err(|e| format!("{e:#}"))),
+    };
+    let server = ward_server::Server::bind(settings, store, metrics)
+        .await?
+        .reload_from(source);
     tracing::info!(
         http = %server.http_addr().map(|a| a.to_string()).unwrap_or_default(),
         grpc = %server.grpc_addr().map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
