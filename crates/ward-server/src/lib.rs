@@ -1,16 +1,19 @@
 //! Ward's network edge: the HTTP listener (API, OTLP/HTTP, health, metrics), the OTLP/gRPC
 //! listener, authentication, and the ingest [`pipeline`].
 //!
-//! Requests pass, in order: request id → access log → panic guard → timeout → authentication and
-//! scope check (per route group, see [`router`]) → handler. Handlers only translate HTTP into
-//! calls on the store and the pipeline.
+//! Requests pass, in order: request id → access log → [`hardening`] (security headers, CORS
+//! preflights, body limits) → panic guard → timeout → authentication and scope check (per route
+//! group, see [`router`]) → handler. Handlers only translate HTTP into calls on the store and
+//! the pipeline.
 
 pub mod auth;
 pub mod config;
 pub mod grpc;
+pub mod hardening;
 pub mod metrics;
 pub mod pipeline;
 pub mod problem;
+pub mod ratelimit;
 pub mod routes;
 pub mod scrub;
 pub mod security;
@@ -151,6 +154,9 @@ pub fn router(state: AppState) -> Router {
         )
     };
     let timeout = state.settings.request_timeout;
+    // Security headers, CORS and body limits on every response. HSTS (`tls_enabled`) stays off
+    // until Ward serves TLS itself.
+    let hardening = hardening::layer(&state.settings.hardening, false);
     let bounded = from_fn(move |req: Request, next: Next| timeout_after(timeout, req, next));
 
     let ingest = Router::new()
@@ -205,6 +211,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::new(REQUEST_ID, ids))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(from_fn(access_log))
+                .layer(hardening)
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
 }
@@ -382,7 +389,7 @@ mod tests {
     use axum::body::Body;
     use tower::ServiceExt;
 
-    async fn test_state(dir: &std::path::Path) -> AppState {
+    pub(crate) async fn test_state(dir: &std::path::Path) -> AppState {
         let store = Store::open(ward_store::StoreConfig {
             data_dir: dir.to_path_buf(),
             ..Default::default()

@@ -65,6 +65,15 @@ pub struct SecurityLabels {
     pub severity: &'static str,
 }
 
+/// Labels of the rate-limit counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimitLabels {
+    /// Route class: `ingest`, `query`, `admin` or `auth`.
+    pub class: &'static str,
+    /// What was limited: `key` or `ip`.
+    pub subject: &'static str,
+}
+
 /// Every metric Ward keeps about itself.
 pub struct Metrics {
     registry: Registry,
@@ -94,6 +103,10 @@ pub struct Metrics {
     pub security_events: Family<SecurityLabels, Counter>,
     /// Security events that could not be stored (queue full or store error).
     pub security_events_lost: Counter,
+    /// Requests refused by a rate limit, by route class and subject kind.
+    pub rate_limited: Family<RateLimitLabels, Counter>,
+    /// Source addresses currently blocked after failed authentications.
+    pub auth_blocked_sources: Gauge,
 }
 
 impl Default for Metrics {
@@ -184,6 +197,18 @@ impl Metrics {
             "Security events that could not be stored (queue full or store failure)",
             security_events_lost.clone(),
         );
+        let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by a rate limit (429), by route class and subject kind",
+            rate_limited.clone(),
+        );
+        let auth_blocked_sources = Gauge::default();
+        registry.register(
+            "auth_blocked_sources",
+            "Source addresses currently blocked after repeated failed authentications",
+            auth_blocked_sources.clone(),
+        );
         Metrics {
             registry,
             ingest_records,
@@ -199,7 +224,30 @@ impl Metrics {
             redactions,
             security_events,
             security_events_lost,
+            rate_limited,
+            auth_blocked_sources,
         }
+    }
+
+    /// Counts one request of `subject` refused by the limit of `class`.
+    pub fn count_rate_limited(
+        &self,
+        class: crate::ratelimit::RouteClass,
+        subject: &crate::ratelimit::LimitSubject,
+    ) {
+        self.rate_limited
+            .get_or_create(&RateLimitLabels {
+                class: class.as_str(),
+                subject: subject.kind().as_str(),
+            })
+            .inc();
+    }
+
+    /// Sets the number of blocked sources (from
+    /// [`BruteForceGuard::blocked_sources`](crate::ratelimit::BruteForceGuard::blocked_sources)).
+    pub fn set_auth_blocked_sources(&self, n: usize) {
+        self.auth_blocked_sources
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Counts `n` refused records of `signal` for `reason`.
@@ -282,5 +330,16 @@ mod tests {
             "{text}"
         );
         assert!(text.trim_end().ends_with("# EOF"));
+        m.count_rate_limited(
+            crate::ratelimit::RouteClass::Query,
+            &crate::ratelimit::LimitSubject::Key("k".into()),
+        );
+        m.set_auth_blocked_sources(2);
+        let text = m.encode();
+        assert!(
+            text.contains("ward_rate_limited_total{class=\"query\",subject=\"key\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("ward_auth_blocked_sources 2"), "{text}");
     }
 }
