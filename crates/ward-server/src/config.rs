@@ -64,6 +64,10 @@ pub struct Config {
     pub log: LogConfig,
     /// Custom roles (and redefinitions of `viewer`, `operator`, `admin`), by name.
     pub roles: BTreeMap<String, RoleConfig>,
+    /// Request rate limits and brute-force protection.
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// Browser access to the API from other origins (CORS).
+    pub cors: crate::hardening::CorsConfig,
 }
 
 impl Default for Config {
@@ -76,6 +80,8 @@ impl Default for Config {
             redact: RedactSection::default(),
             log: LogConfig::default(),
             roles: BTreeMap::new(),
+            rate_limits: Default::default(),
+            cors: Default::default(),
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct ServerConfig {
     pub max_body_size: String,
     /// Largest request body after decompression: a gzip bomb stops here.
     pub max_decompressed_size: String,
+    /// Largest request body of the routes other than ingest (keys, …).
+    pub max_api_body_size: String,
     /// Longest time a request may take before Ward answers 408/503.
     pub request_timeout: String,
     /// How long SIGTERM waits for in-flight work before exiting anyway.
@@ -107,6 +115,7 @@ impl Default for ServerConfig {
             grpc_listen: "127.0.0.1:4317".into(),
             max_body_size: "16MiB".into(),
             max_decompressed_size: "64MiB".into(),
+            max_api_body_size: "1MiB".into(),
             request_timeout: "30s".into(),
             shutdown_timeout: "10s".into(),
             retry_after_seconds: 1,
@@ -293,6 +302,10 @@ pub struct Settings {
     pub redact_policies: Option<Policies>,
     /// Built-in roles with `[roles]` applied.
     pub roles: Roles,
+    /// Validated `[rate_limits]`.
+    pub rate_limits: crate::ratelimit::RateLimitSettings,
+    /// `server.max_api_body_size` and `[cors]`, validated; also their warnings.
+    pub hardening: crate::hardening::HardeningSettings,
 }
 
 impl Config {
@@ -435,6 +448,8 @@ impl Config {
             key: "roles",
             message: e.to_string(),
         })?;
+        let rate_limits = self.rate_limits.validate()?;
+        let hardening = crate::hardening::HardeningSettings::new(&self.server, &self.cors)?;
         Ok(Settings {
             roles,
             listen,
@@ -447,6 +462,8 @@ impl Config {
             max_age_nanos,
             max_attribute_value_bytes,
             redact_policies,
+            rate_limits,
+            hardening,
             config: self,
         })
     }

@@ -1,18 +1,21 @@
 //! Ward's network edge: the HTTP listener (API, OTLP/HTTP, health, metrics), the OTLP/gRPC
 //! listener, authentication, and the ingest [`pipeline`].
 //!
-//! Requests pass, in order: request id → access log → panic guard → timeout → the [`gate`]
-//! (authentication and the permission the route needs, declared per route in [`router`]) →
-//! handler. Handlers only translate HTTP into calls on the store and the pipeline.
+//! Requests pass, in order: request id → access log → [`hardening`] (security headers, CORS
+//! preflights, body limits) → panic guard → timeout → the [`gate`] (authentication, rate limits
+//! and the permission the route needs, declared per route in [`router`]) → handler. Handlers
+//! only translate HTTP into calls on the store and the pipeline.
 
 pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod gate;
 pub mod grpc;
+pub mod hardening;
 pub mod metrics;
 pub mod pipeline;
 pub mod problem;
+pub mod ratelimit;
 pub mod reload;
 pub mod routes;
 pub mod scrub;
@@ -361,6 +364,9 @@ pub fn router(state: AppState) -> Router {
         prefix: format!("{:08x}", rand::random::<u32>()).into(),
         next: Arc::new(AtomicU64::new(1)),
     };
+    // Security headers, CORS and body limits on every response. HSTS (`tls_enabled`) stays off
+    // until Ward serves TLS itself.
+    let hardening = hardening::layer(&state.settings.hardening, false);
     routes(&state)
         .router
         .fallback(not_found)
@@ -371,6 +377,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::new(REQUEST_ID, ids))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(from_fn(access_log))
+                .layer(hardening)
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
 }
@@ -598,7 +605,7 @@ mod tests {
     use axum::body::Body;
     use tower::ServiceExt;
 
-    async fn test_state(dir: &std::path::Path) -> AppState {
+    pub(crate) async fn test_state(dir: &std::path::Path) -> AppState {
         let store = Store::open(ward_store::StoreConfig {
             data_dir: dir.to_path_buf(),
             ..Default::default()

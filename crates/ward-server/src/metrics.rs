@@ -72,6 +72,15 @@ pub struct AuthFailureLabels {
     pub reason: &'static str,
 }
 
+/// Labels of the rate-limit counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimitLabels {
+    /// Route class: `ingest`, `query`, `admin` or `auth`.
+    pub class: &'static str,
+    /// What was limited: `key` or `ip`.
+    pub subject: &'static str,
+}
+
 /// Every metric Ward keeps about itself.
 pub struct Metrics {
     registry: Registry,
@@ -105,6 +114,10 @@ pub struct Metrics {
     pub security_events_throttled: Counter,
     /// Requests refused for their credentials, by reason.
     pub auth_failures: Family<AuthFailureLabels, Counter>,
+    /// Requests refused by a rate limit, by route class and subject kind.
+    pub rate_limited: Family<RateLimitLabels, Counter>,
+    /// Source addresses currently blocked after failed authentications.
+    pub auth_blocked_sources: Gauge,
 }
 
 impl Default for Metrics {
@@ -206,6 +219,19 @@ impl Metrics {
             "auth_failures",
             "Requests refused for their credentials, by reason",
             auth_failures.clone(),
+
+        );
+        let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by a rate limit (429), by route class and subject kind",
+            rate_limited.clone(),
+        );
+        let auth_blocked_sources = Gauge::default();
+        registry.register(
+            "auth_blocked_sources",
+            "Source addresses currently blocked after repeated failed authentications",
+            auth_blocked_sources.clone(),
         );
         Metrics {
             registry,
@@ -224,7 +250,30 @@ impl Metrics {
             redactions,
             security_events,
             security_events_lost,
+            rate_limited,
+            auth_blocked_sources,
         }
+    }
+
+    /// Counts one request of `subject` refused by the limit of `class`.
+    pub fn count_rate_limited(
+        &self,
+        class: crate::ratelimit::RouteClass,
+        subject: &crate::ratelimit::LimitSubject,
+    ) {
+        self.rate_limited
+            .get_or_create(&RateLimitLabels {
+                class: class.as_str(),
+                subject: subject.kind().as_str(),
+            })
+            .inc();
+    }
+
+    /// Sets the number of blocked sources (from
+    /// [`BruteForceGuard::blocked_sources`](crate::ratelimit::BruteForceGuard::blocked_sources)).
+    pub fn set_auth_blocked_sources(&self, n: usize) {
+        self.auth_blocked_sources
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Counts `n` refused records of `signal` for `reason`.
@@ -307,5 +356,16 @@ mod tests {
             "{text}"
         );
         assert!(text.trim_end().ends_with("# EOF"));
+        m.count_rate_limited(
+            crate::ratelimit::RouteClass::Query,
+            &crate::ratelimit::LimitSubject::Key("k".into()),
+        );
+        m.set_auth_blocked_sources(2);
+        let text = m.encode();
+        assert!(
+            text.contains("ward_rate_limited_total{class=\"query\",subject=\"key\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("ward_auth_blocked_sources 2"), "{text}");
     }
 }

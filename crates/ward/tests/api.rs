@@ -821,6 +821,25 @@ fn cli_keys_query_and_config() {
         err.contains("server.listen") && err.lines().count() == 1,
         "{err}"
     );
+    // CORS: any origin is allowed with a warning, never with credentials.
+    std::fs::write(
+        w.dir.join("cors-any.toml"),
+        "[cors]\nallowed_origins = [\"*\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.dir.join("cors-bad.toml"),
+        "[cors]\nallowed_origins = [\"*\"]\nallow_credentials = true\n",
+    )
+    .unwrap();
+    let out = w.cli("", &["config", "check", "--config", "cors-any.toml"]);
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("warning: cors.allowed_origins"), "{err}");
+    let out = w.cli("", &["config", "check", "--config", "cors-bad.toml"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cors.allow_credentials"), "{err}");
 }
 
 #[test]

@@ -33,6 +33,9 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
                 .path()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "built-in defaults".into());
+            for warning in settings.hardening.warnings() {
+                eprintln!("warning: {warning}");
+            }
             eprintln!(
                 "ok: {source} (http {}, grpc {}, data {})",
                 settings.listen,

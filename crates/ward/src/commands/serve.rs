@@ -155,6 +155,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = load(&args)?;
     let settings = args.config.settings(config)?;
     init_logging(&settings)?;
+    for warning in settings.hardening.warnings() {
+        tracing::warn!("{warning}");
+    }
     let metrics = Arc::new(Metrics::new());
     let shutdown = shutdown_signal()?;
     let store = open_store(&settings, Some(metrics.clone()))?;
