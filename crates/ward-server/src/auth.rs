@@ -94,6 +94,11 @@ pub fn successor(old: &KeyRecord, now: i64) -> MintedKey {
     )
 }
 
+/// The public id of a Ward-shaped key (right or wrong), for rate limits and reports.
+pub fn key_id(text: &str) -> Option<&str> {
+    split_key(text).map(|(id, _)| id)
+}
+
 /// True when `text` has the shape of a Ward API key (it may still be unknown or wrong).
 pub fn looks_like_key(text: &str) -> bool {
     split_key(text).is_some()

@@ -1,15 +1,22 @@
-//! The gate every authenticated request passes, over HTTP and gRPC alike: who is calling (an
-//! API key, or an identity provider's token), whether the caller may do what the route needs,
-//! and what to report when it may not. Refusals are counted in `/metrics`, raised as security
-//! events (throttled per source), and translated at the edge into a problem (HTTP) or a
-//! status (gRPC).
+//! The gate every authenticated request passes, over HTTP and gRPC alike, in this order:
 //!
-//! The policy part (roles) can be replaced while Ward runs; a request sees either the old or
-//! the new policy, never a mix.
+//! 1. a source blocked for repeated authentication failures is refused (429);
+//! 2. the source's rate for the route class is checked (429);
+//! 3. the credential is verified: an API key, or an identity provider's token (401). A failure
+//!    counts towards the source's brute-force record, which delays the answer and may block
+//!    the source, and towards the `auth` rate of the source and of the key id tried;
+//! 4. the caller's rate for the route class is checked (429);
+//! 5. the caller's grants must cover the permission the route needs (403).
+//!
+//! Refusals are counted in `/metrics`, raised as security events (throttled per source), and
+//! translated at the edge into a problem (HTTP) or a status (gRPC). The policy (roles, rate
+//! limits) can be replaced while Ward runs; a request sees either the old or the new policy,
+//! never a mix.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, header};
@@ -21,13 +28,19 @@ use crate::auth::{AuthError, KeyVerifier, Principal, bearer, looks_like_key};
 use crate::authz::{Permission, Roles};
 use crate::metrics::{AuthFailureLabels, Metrics};
 use crate::problem::Problem;
+pub use crate::ratelimit::RouteClass;
+use crate::ratelimit::{BruteForceGuard, Decision, LimitSubject, RateLimiter};
 use crate::security::SecurityEvents;
 
 /// The part of access control that configuration decides and a reload may replace.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct AccessPolicy {
     /// Roles by name (built-in and configured).
     pub roles: Roles,
+    /// Request rates per route class, per caller and per source.
+    pub limiter: RateLimiter,
+    /// Delays and blocks after failed authentications.
+    pub brute_force: BruteForceGuard,
 }
 
 impl AccessPolicy {
@@ -35,28 +48,8 @@ impl AccessPolicy {
     pub fn from_settings(settings: &crate::config::Settings) -> AccessPolicy {
         AccessPolicy {
             roles: settings.roles.clone(),
-        }
-    }
-}
-
-/// What kind of work a route does; rate limits are set per class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RouteClass {
-    /// Telemetry intake.
-    Ingest,
-    /// Reads: queries, the live tail, `/metrics`.
-    Query,
-    /// Key management and other administration.
-    Admin,
-}
-
-impl RouteClass {
-    /// Lower-case name, for metrics and configuration.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RouteClass::Ingest => "ingest",
-            RouteClass::Query => "query",
-            RouteClass::Admin => "admin",
+            limiter: RateLimiter::new(&settings.rate_limits),
+            brute_force: BruteForceGuard::new(&settings.rate_limits),
         }
     }
 }
@@ -77,12 +70,28 @@ pub struct Admission<'a> {
 }
 
 /// Why the gate refused a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
     /// The credentials were missing or refused.
     Unauthenticated(AuthError),
     /// The caller lacks the permission the route needs.
     Forbidden(Permission),
+    /// A rate limit was exceeded.
+    RateLimited(Decision),
+    /// The source is blocked after repeated authentication failures, for this long still.
+    Blocked(Duration),
+}
+
+impl Refusal {
+    /// Seconds the client should wait before retrying, for refusals that end by themselves.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        let wait = match self {
+            Refusal::RateLimited(d) => d.retry_after.unwrap_or(Duration::from_secs(1)),
+            Refusal::Blocked(left) => *left,
+            _ => return None,
+        };
+        Some(wait.as_secs_f64().ceil().max(1.0) as u64)
+    }
 }
 
 impl fmt::Display for Refusal {
@@ -92,33 +101,52 @@ impl fmt::Display for Refusal {
             Refusal::Forbidden(p) => {
                 write!(f, "this credential lacks the {:?} permission", p.as_str())
             }
-        }
-    }
-}
-
-impl From<Refusal> for Problem {
-    fn from(refusal: Refusal) -> Problem {
-        match refusal {
-            Refusal::Unauthenticated(e) => Problem::from(e),
-            Refusal::Forbidden(p) => {
-                Problem::forbidden(Refusal::Forbidden(p).to_string()).with("permission", p.as_str())
-            }
+            Refusal::RateLimited(_) => f.write_str("rate limit exceeded"),
+            Refusal::Blocked(_) => f.write_str(
+                "too many failed authentications from this address; it is blocked for a while",
+            ),
         }
     }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let unauthenticated = matches!(self, Refusal::Unauthenticated(_));
-        let mut response = Problem::from(self).into_response();
-        if unauthenticated && response.status() == axum::http::StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"ward\""),
-            );
+        match self {
+            Refusal::Unauthenticated(e) => {
+                let mut response = Problem::from(e).into_response();
+                if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"ward\""),
+                    );
+                }
+                response
+            }
+            Refusal::Forbidden(p) => Problem::forbidden(Refusal::Forbidden(p).to_string())
+                .with("permission", p.as_str())
+                .into_response(),
+            Refusal::RateLimited(decision) => decision.too_many_requests(),
+            Refusal::Blocked(_) => {
+                let seconds = self.retry_after_secs().unwrap_or(1);
+                Problem::retry_later(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    self.to_string(),
+                    u32::try_from(seconds).unwrap_or(u32::MAX),
+                )
+                .into_response()
+            }
         }
-        response
     }
+}
+
+/// An admitted request: who is calling, and the caller's rate-limit state for the response
+/// headers.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    /// The caller.
+    pub principal: Principal,
+    /// The caller's rate-limit decision (`RateLimit-*` headers).
+    pub limit: Decision,
 }
 
 /// The gate. Cheap to clone.
@@ -174,15 +202,34 @@ impl Gate {
         }
     }
 
-    /// Authenticates and authorizes one request.
-    pub async fn admit(&self, request: &Admission<'_>) -> Result<Principal, Refusal> {
+    /// Admits or refuses one request (see the module documentation for the order).
+    pub async fn admit(&self, request: &Admission<'_>) -> Result<Admitted, Refusal> {
+        let policy = self.policy();
+        let now = Instant::now();
+        if let Some(ip) = request.source {
+            if let Some(left) = policy.brute_force.blocked(ip, now) {
+                return Err(Refusal::Blocked(left));
+            }
+            let subject = LimitSubject::Ip(ip);
+            let decision = policy.limiter.check(request.class, &subject, now);
+            if !decision.allowed {
+                return Err(self.rate_limited(request, request.class, &subject, decision));
+            }
+        }
         let principal = match self.authenticate(request).await {
             Ok(p) => p,
             Err((error, tenant)) => {
-                self.report_failure(request, &error, tenant);
-                return Err(Refusal::Unauthenticated(error));
+                return Err(self.failed(&policy, request, error, tenant).await);
             }
         };
+        if let Some(ip) = request.source {
+            policy.brute_force.record_success(ip);
+        }
+        let subject = LimitSubject::Key(principal.identity.to_string());
+        let limit = policy.limiter.check(request.class, &subject, now);
+        if !limit.allowed {
+            return Err(self.rate_limited(request, request.class, &subject, limit));
+        }
         if !principal.allows(request.need) {
             self.inner.security.raise_from(
                 &principal.identity.to_string(),
@@ -204,7 +251,94 @@ impl Gate {
             );
             return Err(Refusal::Forbidden(request.need));
         }
-        Ok(principal)
+        Ok(Admitted { principal, limit })
+    }
+
+    fn rate_limited(
+        &self,
+        request: &Admission<'_>,
+        class: RouteClass,
+        subject: &LimitSubject,
+        decision: Decision,
+    ) -> Refusal {
+        self.inner.metrics.count_rate_limited(class, subject);
+        let who = match subject {
+            LimitSubject::Key(identity) => identity.clone(),
+            LimitSubject::Ip(ip) => ip.to_string(),
+        };
+        self.inner.security.raise_from(
+            &who,
+            SecurityEvent::now(
+                TenantId::default_tenant(),
+                SecurityEvent::RATE_LIMITED,
+                SecuritySeverity::Low,
+                format!("{who} exceeded the {} rate limit", class.as_str()),
+            )
+            .with("class", class.as_str())
+            .with("subject", who.clone())
+            .with("route", request.route)
+            .with("source_ip", source_text(request.source)),
+        );
+        Refusal::RateLimited(decision)
+    }
+
+    /// Records a failed authentication: metrics, event, brute-force delay and block, and the
+    /// `auth` rate of the source and of the key id tried.
+    async fn failed(
+        &self,
+        policy: &AccessPolicy,
+        request: &Admission<'_>,
+        error: AuthError,
+        tenant: Option<TenantId>,
+    ) -> Refusal {
+        self.report_failure(request, &error, tenant.clone());
+        if matches!(error, AuthError::Missing | AuthError::Unavailable) {
+            return Refusal::Unauthenticated(error);
+        }
+        let now = Instant::now();
+        let mut refusal = Refusal::Unauthenticated(error);
+        let mut delay = Duration::ZERO;
+        let mut auth_subjects = Vec::with_capacity(2);
+        if let Some(ip) = request.source {
+            let outcome = policy.brute_force.record_failure(ip, now);
+            delay = outcome.delay;
+            if outcome.newly_blocked {
+                self.inner
+                    .metrics
+                    .set_auth_blocked_sources(policy.brute_force.blocked_sources(now));
+                self.inner.security.raise(
+                    SecurityEvent::now(
+                        tenant.clone().unwrap_or_else(TenantId::default_tenant),
+                        SecurityEvent::BRUTE_FORCE_BLOCKED,
+                        SecuritySeverity::High,
+                        format!("{ip} blocked after repeated failed authentications"),
+                    )
+                    .with("source_ip", ip.to_string())
+                    .with("route", request.route),
+                );
+            }
+            auth_subjects.push(LimitSubject::Ip(ip));
+        }
+        if let Some(id) = bearer(request.authorization)
+            .ok()
+            .and_then(crate::auth::key_id)
+        {
+            auth_subjects.push(LimitSubject::Key(format!("key:{id}")));
+        }
+        for subject in auth_subjects {
+            let decision = policy.limiter.check(RouteClass::Auth, &subject, now);
+            if !decision.allowed {
+                self.inner
+                    .metrics
+                    .count_rate_limited(RouteClass::Auth, &subject);
+                refusal = Refusal::RateLimited(decision);
+            }
+        }
+        // Slows guessing down without holding a thread: the task sleeps, the runtime serves on.
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        refusal
     }
 
     async fn authenticate(
@@ -291,9 +425,11 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
         route: &guard.route,
     };
     match guard.gate.admit(&admission).await {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
+        Ok(admitted) => {
+            request.extensions_mut().insert(admitted.principal);
+            let mut response = next.run(request).await;
+            admitted.limit.apply_headers(response.headers_mut());
+            response
         }
         Err(refusal) => refusal.into_response(),
     }

@@ -34,6 +34,26 @@ use crate::gate::{Admission, Refusal, RouteClass};
 use crate::pipeline::{Accepted, IngestError, SignalKind};
 use crate::routes::ingest::{ingest_error_status, normalize};
 
+/// The gRPC status of a refusal: the codes the OTLP specification prescribes, with
+/// `retry-after` metadata where waiting helps.
+fn refusal_status(refusal: Refusal) -> Status {
+    let mut status = match &refusal {
+        Refusal::Unauthenticated(AuthError::Unavailable) => Status::unavailable(refusal.to_string()),
+        Refusal::Unauthenticated(_) => Status::unauthenticated(refusal.to_string()),
+        Refusal::Forbidden(_) => Status::permission_denied(refusal.to_string()),
+        Refusal::RateLimited(_) | Refusal::Blocked(_) => {
+            Status::resource_exhausted(refusal.to_string())
+        }
+    };
+    if let Some(value) = refusal
+        .retry_after_secs()
+        .and_then(|s| s.to_string().parse().ok())
+    {
+        status.metadata_mut().insert("retry-after", value);
+    }
+    status
+}
+
 /// The OTLP collector services, sharing Ward's state.
 #[derive(Clone)]
 pub struct OtlpGrpc {
@@ -61,13 +81,8 @@ impl OtlpGrpc {
             .gate
             .admit(&admission)
             .await
-            .map_err(|refusal| match &refusal {
-                Refusal::Unauthenticated(AuthError::Unavailable) => {
-                    Status::unavailable(refusal.to_string())
-                }
-                Refusal::Unauthenticated(_) => Status::unauthenticated(refusal.to_string()),
-                Refusal::Forbidden(_) => Status::permission_denied(refusal.to_string()),
-            })
+            .map(|admitted| admitted.principal)
+            .map_err(refusal_status)
     }
 
     fn failure(&self, e: IngestError) -> Status {

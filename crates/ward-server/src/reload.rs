@@ -18,7 +18,7 @@ use crate::gate::{AccessPolicy, Gate};
 use crate::security::SecurityEvents;
 
 /// Keys (dotted prefixes) whose changes take effect without a restart.
-pub const RELOADABLE: &[&str] = &["roles"];
+pub const RELOADABLE: &[&str] = &["roles", "rate_limits"];
 
 /// How often the configuration file is checked for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -113,7 +113,14 @@ impl Reloader {
                     .any(|p| k == p || k.starts_with(&format!("{p}.")))
             });
         if !applied.is_empty() {
-            self.gate.set_policy(AccessPolicy::from_settings(&settings));
+            let mut policy = AccessPolicy::from_settings(&settings);
+            // Unchanged limits keep their state: a reload must not forgive a blocked source.
+            if !applied.iter().any(|k| k.starts_with("rate_limits")) {
+                let old = self.gate.policy();
+                policy.limiter = old.limiter.clone();
+                policy.brute_force = old.brute_force.clone();
+            }
+            self.gate.set_policy(policy);
         }
         if !needs_restart.is_empty() {
             tracing::warn!(keys = ?needs_restart, "these configuration changes take effect at the next start");
