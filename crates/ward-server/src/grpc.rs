@@ -38,7 +38,9 @@ use crate::routes::ingest::{ingest_error_status, normalize};
 /// `retry-after` metadata where waiting helps.
 fn refusal_status(refusal: Refusal) -> Status {
     let mut status = match &refusal {
-        Refusal::Unauthenticated(AuthError::Unavailable) => Status::unavailable(refusal.to_string()),
+        Refusal::Unauthenticated(AuthError::Unavailable) => {
+            Status::unavailable(refusal.to_string())
+        }
         Refusal::Unauthenticated(_) => Status::unauthenticated(refusal.to_string()),
         Refusal::Forbidden(_) => Status::permission_denied(refusal.to_string()),
         Refusal::RateLimited(_) | Refusal::Blocked(_) => {

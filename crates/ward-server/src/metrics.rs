@@ -219,7 +219,6 @@ impl Metrics {
             "auth_failures",
             "Requests refused for their credentials, by reason",
             auth_failures.clone(),
-
         );
         let rate_limited = Family::<RateLimitLabels, Counter>::default();
         registry.register(

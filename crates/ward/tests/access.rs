@@ -289,3 +289,140 @@ fn no_credential_reaches_wards_log() {
     }
     assert!(!log.contains("eyJhbGciOiJub25lIn0"));
 }
+
+fn start_with_config(toml: &str) -> (Ward, tempfile::TempDir, std::path::PathBuf) {
+    let conf_dir = tempfile::tempdir().unwrap();
+    let path = conf_dir.path().join("ward.toml");
+    std::fs::write(&path, toml).unwrap();
+    let w = Ward::start(&[("WARD_CONFIG", path.to_str().unwrap())]);
+    (w, conf_dir, path)
+}
+
+#[test]
+fn rate_limits_answer_429_with_headers_and_reload_live() {
+    let (w, _conf, path) =
+        start_with_config("[rate_limits.query]\nper_key = { rate = 0.2, burst = 3 }\n");
+    let key = w.create_key(&["read"], "default");
+    let send = || {
+        http()
+            .get(format!("{}/api/v1/services", w.http))
+            .bearer_auth(&key)
+            .send()
+            .unwrap()
+    };
+    let first = send();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["ratelimit-limit"], "3");
+    assert_eq!(first.headers()["ratelimit-remaining"], "2");
+    send();
+    send();
+    let refused = send();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    // Other keys have their own budget.
+    let other = w.create_key(&["read"], "default");
+    assert_eq!(status(&w, &other, "/api/v1/services"), 200);
+    let limited = wait_events(&w, "rate_limited", 1);
+    assert_eq!(limited[0]["details"]["class"], "query");
+
+    // Raising the limit in the file takes effect without a restart.
+    std::fs::write(
+        &path,
+        "[rate_limits.query]\nper_key = { rate = 100, burst = 200 }\n",
+    )
+    .unwrap();
+    let mut ok = false;
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_millis(200));
+        if send().status() == 200 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the new limit never took effect: {}", w.log_text());
+    let changed = wait_events(&w, "config_changed", 1);
+    assert!(
+        changed[0]["details"]["applied"]
+            .as_str()
+            .unwrap()
+            .contains("rate_limits.query")
+    );
+
+    // An invalid file is refused with the reason; the limit in effect stays.
+    std::fs::write(
+        &path,
+        "[rate_limits.query]\nper_key = { rate = -1, burst = 2 }\n",
+    )
+    .unwrap();
+    let rejected = wait_events(&w, "config_rejected", 1);
+    assert!(
+        rejected[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate_limits.query.per_key.rate"),
+        "{rejected:?}"
+    );
+    for _ in 0..5 {
+        assert_eq!(send().status(), 200);
+    }
+    // A change that needs a restart is reported as such, by SIGHUP too.
+    std::fs::write(&path, "[server]\nrequest_timeout = \"5s\"\n").unwrap();
+    let mut w = w;
+    std::process::Command::new("kill")
+        .args(["-HUP", &w.pid().to_string()])
+        .status()
+        .unwrap();
+    let changed = wait_events(&w, "config_changed", 2);
+    assert!(changed.iter().any(|e| {
+        e["details"]["needs_restart"]
+            .as_str()
+            .unwrap_or("")
+            .contains("server.request_timeout")
+    }));
+    assert!(w.signal("TERM", Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn repeated_failures_are_slowed_then_blocked() {
+    let (w, _conf, _path) = start_with_config(
+        "[rate_limits.brute_force]\nfailures_before_delay = 2\nmax_delay = \"200ms\"\n\
+         failures_before_block = 5\nblock_for = \"3s\"\n",
+    );
+    let key = w.create_key(&["read"], "default");
+    let wrong = format!("{}x", &key[..key.len() - 1]);
+    let timed = |k: &str| {
+        let started = std::time::Instant::now();
+        let code = status(&w, k, "/api/v1/services");
+        (code, started.elapsed())
+    };
+    let (code, fast) = timed(&wrong);
+    assert_eq!(code, 401);
+    assert!(fast < Duration::from_millis(100), "{fast:?}");
+    timed(&wrong);
+    let (code, slowed) = timed(&wrong);
+    assert_eq!(code, 401);
+    assert!(
+        slowed >= Duration::from_millis(90),
+        "not slowed: {slowed:?}"
+    );
+    timed(&wrong);
+    timed(&wrong);
+    // Blocked now: even the right key is refused from this address, with Retry-After.
+    let r = http()
+        .get(format!("{}/api/v1/services", w.http))
+        .bearer_auth(&key)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    std::thread::sleep(Duration::from_millis(3200));
+    assert_eq!(status(&w, &key, "/api/v1/services"), 200);
+    let blocked = wait_events(&w, "brute_force_blocked", 1);
+    assert_eq!(blocked[0]["severity"], "high");
+    assert_eq!(blocked[0]["details"]["source_ip"], "127.0.0.1");
+}
