@@ -29,6 +29,8 @@ use ward_ingest::otlp;
 
 use crate::AppState;
 use crate::auth::{AuthError, Principal, Scope};
+use crate::config::ClientAuth;
+use crate::listener::{Conn, ConnInfo};
 use crate::pipeline::{Accepted, IngestError, SignalKind};
 use crate::routes::ingest::{ingest_error_status, normalize};
 
@@ -40,6 +42,21 @@ pub struct OtlpGrpc {
 
 impl OtlpGrpc {
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        let certificate_required = self
+            .state
+            .settings
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_auth == ClientAuth::Ingest);
+        let has_certificate = request
+            .extensions()
+            .get::<ConnInfo>()
+            .is_some_and(|c| c.client_certificate.is_some());
+        if certificate_required && !has_certificate {
+            return Err(Status::unauthenticated(
+                "ingest requires a client certificate signed by the configured client CA",
+            ));
+        }
         let header = request
             .metadata()
             .get("authorization")
@@ -163,10 +180,11 @@ impl MetricsService for OtlpGrpc {
     }
 }
 
-/// Serves OTLP/gRPC on `listener` until `shutdown` resolves.
+/// Serves OTLP/gRPC on the connections of `incoming` (see [`crate::listener::incoming`]) until
+/// `shutdown` resolves.
 pub async fn serve(
     state: AppState,
-    listener: tokio::net::TcpListener,
+    incoming: impl futures::Stream<Item = std::io::Result<Conn>> + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let limit = state.settings.max_decompressed_bytes;
@@ -190,9 +208,6 @@ pub async fn serve(
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(limit),
         )
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -8,12 +8,14 @@
 pub mod auth;
 pub mod config;
 pub mod grpc;
+pub mod listener;
 pub mod metrics;
 pub mod pipeline;
 pub mod problem;
 pub mod routes;
 pub mod scrub;
 pub mod security;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -158,7 +160,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/traces", post(ingest::otlp_traces))
         .route("/v1/metrics", post(ingest::otlp_metrics))
         .route("/api/v1/ingest/logs", post(ingest::json_logs))
-        .route_layer(guard(Scope::Ingest));
+        .route_layer(guard(Scope::Ingest))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            tls::require_client_certificate,
+        ));
     let read = Router::new()
         .route("/api/v1/logs", get(query::logs))
         .route("/api/v1/traces", get(query::search_traces))
@@ -215,6 +221,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     http: tokio::net::TcpListener,
     grpc: Option<tokio::net::TcpListener>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 /// Why the server could not start or stopped badly.
@@ -231,6 +238,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(String),
+    /// The TLS certificate, key or client CA could not be used.
+    #[error("{key}: {source}", key = .0.config_key(), source = .0)]
+    Tls(#[from] tls::TlsError),
     /// The pseudonym key could not be read or created.
     #[error("pseudonym key {path}: {source}")]
     PseudonymKey {
@@ -276,8 +286,23 @@ impl Server {
                 "redact.enabled is false: telemetry is stored unscrubbed, secrets included"
             );
         }
+        for addr in settings.exposed_plaintext() {
+            tracing::warn!(
+                %addr,
+                "server.allow_plaintext is set: serving plaintext HTTP on a non-loopback address; \
+                 API keys and telemetry cross the network unencrypted"
+            );
+        }
         let policies = settings.redact_policies.clone();
         let security = SecurityEvents::start(store.clone(), metrics.clone());
+        let tls = match &settings.tls {
+            Some(tls) => Some(Arc::new(tls::Tls::new(
+                tls,
+                metrics.clone(),
+                security.clone(),
+            )?)),
+            None => None,
+        };
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
             pipeline: Pipeline::new(
@@ -299,7 +324,14 @@ impl Server {
             stop,
             http,
             grpc,
+            tls,
         })
+    }
+
+    /// The served certificate, when TLS is on; [`tls::CertStore::reload_now`] reloads it from
+    /// its files (e.g. on SIGHUP). Both listeners use it.
+    pub fn tls_certificates(&self) -> Option<Arc<tls::CertStore>> {
+        self.tls.as_ref().map(|t| t.certs.clone())
     }
 
     /// The bound HTTP address (useful when binding port 0).
@@ -324,6 +356,7 @@ impl Server {
             stop,
             http,
             grpc,
+            tls,
         } = self;
         let shutdown_timeout = state.settings.shutdown_timeout;
         let store = state.store.clone();
@@ -337,17 +370,24 @@ impl Server {
                 }
             }
         };
+        if let (Some(tls), Some(settings)) = (&tls, &state.settings.tls) {
+            tls.certs
+                .clone()
+                .watch(settings.reload_interval, state.shutdown.clone());
+        }
+        let limits = listener::ConnLimits::from_settings(&state.settings);
         let app = router(state.clone());
-        let http_task = tokio::spawn(
-            axum::serve(
-                http,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-        );
-        let grpc_task =
-            grpc.map(|listener| tokio::spawn(grpc::serve(state.clone(), listener, stopped())));
+        let http_task = tokio::spawn(listener::serve_http(
+            http,
+            app,
+            tls.clone(),
+            limits,
+            stopped(),
+        ));
+        let grpc_task = grpc.map(|listener| {
+            let incoming = listener::incoming(listener, tls.clone(), limits, stopped());
+            tokio::spawn(grpc::serve(state.clone(), incoming, stopped()))
+        });
 
         signal.await;
         tracing::info!("shutting down: refusing new work, finishing in-flight requests");

@@ -65,6 +65,20 @@ pub struct SecurityLabels {
     pub severity: &'static str,
 }
 
+/// The `result` label (`ok` or `error`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `ok` or `error`.
+    pub result: &'static str,
+}
+
+/// The `reason` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why, e.g. `protocol`, `timeout`, `io`.
+    pub reason: &'static str,
+}
+
 /// Every metric Ward keeps about itself.
 pub struct Metrics {
     registry: Registry,
@@ -94,6 +108,12 @@ pub struct Metrics {
     pub security_events: Family<SecurityLabels, Counter>,
     /// Security events that could not be stored (queue full or store error).
     pub security_events_lost: Counter,
+    /// TLS certificate reloads, by result.
+    pub tls_reloads: Family<ResultLabels, Counter>,
+    /// When the served certificate expires, in Unix seconds (0 without TLS).
+    pub tls_certificate_expiry: Gauge,
+    /// Failed TLS handshakes, by reason.
+    pub tls_handshake_failures: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -184,8 +204,29 @@ impl Metrics {
             "Security events that could not be stored (queue full or store failure)",
             security_events_lost.clone(),
         );
+        let tls_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "tls_reloads",
+            "TLS certificate reloads, by result (an error keeps the previous certificate)",
+            tls_reloads.clone(),
+        );
+        let tls_certificate_expiry = Gauge::default();
+        registry.register(
+            "tls_certificate_expiry_seconds",
+            "Expiry (notAfter) of the served TLS certificate, in Unix seconds",
+            tls_certificate_expiry.clone(),
+        );
+        let tls_handshake_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "tls_handshake_failures",
+            "Failed TLS handshakes: protocol (a TLS error), timeout, io (peer went away)",
+            tls_handshake_failures.clone(),
+        );
         Metrics {
             registry,
+            tls_reloads,
+            tls_certificate_expiry,
+            tls_handshake_failures,
             ingest_records,
             ingest_bytes,
             ingest_rejected,

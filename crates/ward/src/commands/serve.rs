@@ -113,8 +113,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let store = open_store(&settings, Some(metrics.clone()))?;
     bootstrap(&store)?;
+    let tls = settings.tls_enabled();
     let server = ward_server::Server::bind(settings, store, metrics).await?;
     tracing::info!(
+        tls,
         http = %server.http_addr().map(|a| a.to_string()).unwrap_or_default(),
         grpc = %server.grpc_addr().map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
         version = env!("CARGO_PKG_VERSION"),
