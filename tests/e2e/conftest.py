@@ -79,10 +79,11 @@ def parse_openmetrics(text: str) -> dict[tuple[str, frozenset], float]:
 class Ward:
     """A running `ward serve` with its ports, admin key and a few ready-made keys."""
 
-    def __init__(self, binary: str, workdir: Path, admin_key: str | None = None, tls_dir: Path | None = None):
+    def __init__(self, binary: str, workdir: Path, admin_key: str | None = None, tls_dir: Path | None = None,
+                 extra_env: dict[str, str] | None = None):
         """`admin_key`: the key printed by an earlier run on the same `workdir` (a restart).
         `tls_dir`: certificates made by `ward dev-cert`; Ward then serves TLS on both ports and
-        the helpers trust its `ca.pem`."""
+        the helpers trust its `ca.pem`. `extra_env`: further `WARD_*` settings."""
         self.binary = binary
         self.workdir = workdir
         self.http_port = free_port()
@@ -100,6 +101,7 @@ class Ward:
         self.read_key = ""
         self.metrics_key = ""
         self.tls_dir = tls_dir
+        self.extra_env = dict(extra_env or {})
         if tls_dir is not None:
             self.http = f"https://127.0.0.1:{self.http_port}"
             self.session.verify = str(tls_dir / "ca.pem")
@@ -129,6 +131,7 @@ class Ward:
         if self.tls_dir is not None:
             env["WARD_TLS_CERT"] = str(self.tls_dir / "cert.pem")
             env["WARD_TLS_KEY"] = str(self.tls_dir / "key.pem")
+        env.update(self.extra_env)
         stdout = open(self.workdir / "ward.stdout", "wb")
         try:
             self.proc = subprocess.Popen(

@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from conftest import Ward, http_session
+from conftest import Ward, dev_cert, http_session, ward_binary
 from otel_helpers import EXPORT_TIMEOUT_S, GRPC_CHANNEL_OPTIONS, Recording, resource
 
 
@@ -77,8 +77,6 @@ def test_plaintext_and_untrusted_grpc_clients_fail(ward_tls: Ward, service_name:
     emit(plaintext, service_name)
     assert plaintext.results and not plaintext.all_succeeded(), plaintext.result_names()
 
-    from conftest import dev_cert
-
     other = dev_cert(ward_tls.binary, tmp_path / "other")
     untrusted = Recording(
         grpc_span_exporter(ward_tls, grpc.ssl_channel_credentials(root_certificates=(other / "ca.pem").read_bytes()), timeout=2)
@@ -88,3 +86,38 @@ def test_plaintext_and_untrusted_grpc_clients_fail(ward_tls: Ward, service_name:
     assert ward_tls.service(service_name) is None
     # Ward keeps serving.
     assert ward_tls.session.get(f"{ward_tls.http}/livez", timeout=5).status_code == 200
+
+
+def test_grpc_ingest_requires_a_client_certificate_when_configured(tmp_path, service_name: str):
+    binary = ward_binary()
+    certs = dev_cert(binary, tmp_path / "certs", "--client", "e2e")
+    w = Ward(
+        binary,
+        tmp_path,
+        tls_dir=certs,
+        extra_env={"WARD_TLS_CLIENT_CA": str(certs / "ca.pem"), "WARD_TLS_CLIENT_AUTH": "ingest"},
+    )
+    w.start()
+    try:
+        w.make_keys()
+        ca = (certs / "ca.pem").read_bytes()
+        anonymous = Recording(grpc_span_exporter(w, grpc.ssl_channel_credentials(root_certificates=ca), timeout=2))
+        emit(anonymous, service_name)
+        assert anonymous.results and not anonymous.all_succeeded(), anonymous.result_names()
+        assert w.service(service_name) is None
+
+        with_cert = Recording(
+            grpc_span_exporter(
+                w,
+                grpc.ssl_channel_credentials(
+                    root_certificates=ca,
+                    private_key=(certs / "client.key").read_bytes(),
+                    certificate_chain=(certs / "client.pem").read_bytes(),
+                ),
+            )
+        )
+        trace_id = emit(with_cert, service_name)
+        assert with_cert.all_succeeded(), with_cert.result_names()
+        assert w.get(f"/api/v1/traces/{trace_id}")["span_count"] == 2
+    finally:
+        assert w.stop() == 0, w.stderr_text()[-3000:]

@@ -6,8 +6,10 @@
 //! than being accepted and closed. A TLS handshake must finish within
 //! [`crate::tls::HANDSHAKE_TIMEOUT`].
 //!
-//! HTTP connections are served by hyper with the limits of [`ConnLimits`]: headers must arrive
-//! within `server.header_read_timeout` (slow-loris protection), at most `server.max_headers`
+//! A connection (after its TLS handshake) must send its first byte within
+//! `server.header_read_timeout`. HTTP connections are served by hyper with the limits of
+//! [`ConnLimits`]: headers must arrive within `server.header_read_timeout` (slow-loris
+//! protection), at most `server.max_headers`
 //! fields, at most `server.max_header_size` bytes of head (HTTP/1 read buffer, HTTP/2 header
 //! list). Each request carries `ConnectInfo<SocketAddr>` and, with a verified client
 //! certificate, [`ClientCertificate`] as extensions.
@@ -79,6 +81,10 @@ pub struct ConnInfo {
 pub struct Conn {
     io: ConnIo,
     info: ConnInfo,
+    /// Until the client sends its first byte: when it must have arrived. hyper's header
+    /// timeout only starts with the first byte, so without this a silent connection would hold
+    /// its slot forever.
+    first_byte: Option<Pin<Box<tokio::time::Sleep>>>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -93,6 +99,7 @@ impl Conn {
         tcp: TcpStream,
         peer: SocketAddr,
         tls: Option<&Tls>,
+        first_byte_timeout: Duration,
         permit: OwnedSemaphorePermit,
     ) -> Option<Conn> {
         let (io, client_certificate) = match tls {
@@ -108,6 +115,7 @@ impl Conn {
                 peer,
                 client_certificate,
             },
+            first_byte: Some(Box::pin(tokio::time::sleep(first_byte_timeout))),
             _permit: permit,
         })
     }
@@ -119,10 +127,25 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = match &mut this.io {
             ConnIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ConnIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if let Some(deadline) = &mut this.first_byte {
+            match polled {
+                Poll::Ready(Ok(())) if buf.filled().len() > before => this.first_byte = None,
+                Poll::Pending if deadline.as_mut().poll(cx).is_ready() => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "no request within server.header_read_timeout",
+                    )));
+                }
+                _ => {}
+            }
         }
+        polled
     }
 }
 
@@ -252,7 +275,9 @@ pub async fn serve_http(
         let app = app.clone();
         let builder = builder.clone();
         tokio::spawn(async move {
-            let Some(conn) = Conn::establish(tcp, peer, tls.as_deref(), permit).await else {
+            let first_byte = limits.header_read_timeout;
+            let Some(conn) = Conn::establish(tcp, peer, tls.as_deref(), first_byte, permit).await
+            else {
                 return;
             };
             let client = conn.info.client_certificate.clone();
@@ -295,7 +320,10 @@ pub fn incoming(
             let tls = tls.clone();
             let sender = sender.clone();
             tokio::spawn(async move {
-                if let Some(conn) = Conn::establish(tcp, peer, tls.as_deref(), permit).await {
+                let first_byte = limits.header_read_timeout;
+                if let Some(conn) =
+                    Conn::establish(tcp, peer, tls.as_deref(), first_byte, permit).await
+                {
                     let _ = sender.send(Ok(conn)).await;
                 }
             });

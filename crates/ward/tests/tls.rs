@@ -688,6 +688,13 @@ fn slow_and_oversized_request_heads_are_cut_off() {
     // hyper closes the connection, answering 408 at most.
     assert!(status.is_empty() || status.contains(" 408"), "{status:?}");
 
+    // A connection that never sends anything is closed too (it would hold a connection slot).
+    let (status, took) = raw_request(&addr, b"", true);
+    assert!(
+        status.is_empty() && took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "{status:?} after {took:?}"
+    );
+
     let mut many = b"GET /livez HTTP/1.1\r\nHost: x\r\n".to_vec();
     for i in 0..25 {
         many.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
