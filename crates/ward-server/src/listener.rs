@@ -331,3 +331,52 @@ pub fn incoming(
     });
     tokio_stream::wrappers::ReceiverStream::new(receiver)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Handlers see `ConnectInfo<SocketAddr>` (rate limiting per source IP relies on it), and no
+    /// `ClientCertificate` on a plain connection; shutdown stops the loop.
+    #[tokio::test]
+    async fn handlers_see_the_peer_address() {
+        let app = Router::new().route(
+            "/peer",
+            get(
+                |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                 cert: Option<axum::Extension<ClientCertificate>>| async move {
+                    format!("{} {}", peer.ip(), cert.is_some())
+                },
+            ),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = ConnLimits {
+            header_read_timeout: Duration::from_secs(5),
+            max_headers: 100,
+            max_header_bytes: 16 << 10,
+            max_connections: 8,
+        };
+        let server = tokio::spawn(serve_http(listener, app, None, limits, async {
+            let _ = stopped.await;
+        }));
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("127.0.0.1 false"), "{answer}");
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the loop stops on shutdown")
+            .unwrap()
+            .unwrap();
+        assert!(TcpStream::connect(addr).await.is_err(), "still listening");
+    }
+}
