@@ -189,7 +189,20 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let limit = state.settings.max_decompressed_bytes;
     let service = OtlpGrpc { state };
+    // tonic's `Request::remote_addr` reads `TcpConnectInfo`; Ward's connections carry
+    // `ConnInfo` (with the client certificate), so both are provided.
+    let remote_addr = tower::util::MapRequestLayer::new(|mut request: http::Request<_>| {
+        if let Some(info) = request.extensions().get::<ConnInfo>() {
+            let tcp = tonic::transport::server::TcpConnectInfo {
+                local_addr: None,
+                remote_addr: Some(info.peer),
+            };
+            request.extensions_mut().insert(tcp);
+        }
+        request
+    });
     tonic::transport::Server::builder()
+        .layer(remote_addr)
         .add_service(
             LogsServiceServer::new(service.clone())
                 .accept_compressed(CompressionEncoding::Gzip)

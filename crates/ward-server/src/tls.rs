@@ -151,7 +151,8 @@ fn parse_certs(
     };
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| parse(format!("not a PEM certificate file ({e})")))?;
+        // The PEM error may quote a line of the file: not repeated.
+        .map_err(|_| parse("not a PEM certificate file".into()))?;
     if certs.is_empty() {
         return Err(parse("holds no CERTIFICATE block".into()));
     }
