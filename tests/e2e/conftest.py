@@ -79,8 +79,11 @@ def parse_openmetrics(text: str) -> dict[tuple[str, frozenset], float]:
 class Ward:
     """A running `ward serve` with its ports, admin key and a few ready-made keys."""
 
-    def __init__(self, binary: str, workdir: Path, admin_key: str | None = None):
-        """`admin_key`: the key of an earlier run on the same `workdir` (a restart)."""
+    def __init__(self, binary: str, workdir: Path, admin_key: str | None = None, tls_dir: Path | None = None,
+                 extra_env: dict[str, str] | None = None):
+        """`admin_key`: the key of an earlier run on the same `workdir` (a restart).
+        `tls_dir`: certificates made by `ward dev-cert`; Ward then serves TLS on both ports and
+        the helpers trust its `ca.pem`. `extra_env`: further `WARD_*` settings."""
         self.binary = binary
         self.workdir = workdir
         self.http_port = free_port()
@@ -97,6 +100,11 @@ class Ward:
         self.ingest_key = ""
         self.read_key = ""
         self.metrics_key = ""
+        self.tls_dir = tls_dir
+        self.extra_env = dict(extra_env or {})
+        if tls_dir is not None:
+            self.http = f"https://127.0.0.1:{self.http_port}"
+            self.session.verify = str(tls_dir / "ca.pem")
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -120,6 +128,10 @@ class Ward:
                 "WARD_SERVER_GRPC_LISTEN": f"127.0.0.1:{self.grpc_port}",
             }
         )
+        if self.tls_dir is not None:
+            env["WARD_TLS_CERT"] = str(self.tls_dir / "cert.pem")
+            env["WARD_TLS_KEY"] = str(self.tls_dir / "key.pem")
+        env.update(self.extra_env)
         stdout = open(self.workdir / "ward.stdout", "wb")
         try:
             self.proc = subprocess.Popen(
@@ -297,6 +309,30 @@ def ward(tmp_path_factory: pytest.TempPathFactory):
     code = w.stop()
     assert code is not None, f"Ward did not exit within {STOP_TIMEOUT_S}s of SIGTERM; stderr:\n{w.stderr_text()[-5000:]}"
     assert code == 0, f"Ward exited with code {code} after SIGTERM; stderr:\n{w.stderr_text()[-5000:]}"
+
+
+def dev_cert(binary: str, out: Path, *args: str) -> Path:
+    """Runs `ward dev-cert --out OUT ARGS…` and returns OUT."""
+    done = subprocess.run([binary, "dev-cert", "--out", str(out), *args], capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
+    return out
+
+
+@pytest.fixture(scope="session")
+def ward_tls(tmp_path_factory: pytest.TempPathFactory):
+    """A second Ward serving TLS on both ports with certificates from `ward dev-cert`."""
+    binary = ward_binary()
+    certs = dev_cert(binary, tmp_path_factory.mktemp("certs") / "dev", "--client", "e2e")
+    w = Ward(binary, tmp_path_factory.mktemp("ward-tls"), tls_dir=certs)
+    w.start()
+    try:
+        w.make_keys()
+    except BaseException:
+        w.stop()
+        raise
+    yield w
+    code = w.stop()
+    assert code == 0, f"Ward (TLS) exited with code {code} after SIGTERM; stderr:\n{w.stderr_text()[-5000:]}"
 
 
 @pytest.fixture

@@ -179,6 +179,9 @@ pub enum AuthError {
     /// An identity provider's token was refused.
     #[error("invalid token: {0}")]
     Token(String),
+    /// Ingest on a listener that requires client certificates for it, without one.
+    #[error("ingest requires a client certificate signed by the configured client CA")]
+    ClientCertificate,
     /// The credential cannot be checked right now.
     #[error("credentials cannot be checked right now")]
     Unavailable,
@@ -194,6 +197,7 @@ impl AuthError {
             AuthError::Revoked => "revoked_key",
             AuthError::Expired(_) => "expired_key",
             AuthError::Token(_) => "invalid_token",
+            AuthError::ClientCertificate => "no_client_certificate",
             AuthError::Unavailable => "unavailable",
         }
     }

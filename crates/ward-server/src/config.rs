@@ -68,6 +68,8 @@ pub struct Config {
     pub rate_limits: crate::ratelimit::RateLimitConfig,
     /// Browser access to the API from other origins (CORS).
     pub cors: crate::hardening::CorsConfig,
+    /// TLS for both listeners, certificate reload and client certificates.
+    pub tls: TlsSection,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             roles: BTreeMap::new(),
             rate_limits: Default::default(),
             cors: Default::default(),
+            tls: TlsSection::default(),
         }
     }
 }
@@ -106,6 +109,17 @@ pub struct ServerConfig {
     pub shutdown_timeout: String,
     /// Seconds a client is told to wait (`Retry-After`) when Ward is overloaded.
     pub retry_after_seconds: u32,
+    /// Serve plaintext on a non-loopback address without `[tls]` (e.g. behind a TLS-terminating
+    /// proxy). Off: Ward refuses to start rather than expose keys and telemetry in clear.
+    pub allow_plaintext: bool,
+    /// Longest time a client may take to send a request's headers (slow-loris protection).
+    pub header_read_timeout: String,
+    /// Most header fields in one HTTP/1 request.
+    pub max_headers: usize,
+    /// Largest request head (HTTP/1 read buffer, HTTP/2 header list), at least 8KiB.
+    pub max_header_size: String,
+    /// Most connections served at once, per listener; more wait in the kernel's backlog.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -119,6 +133,11 @@ impl Default for ServerConfig {
             request_timeout: "30s".into(),
             shutdown_timeout: "10s".into(),
             retry_after_seconds: 1,
+            allow_plaintext: false,
+            header_read_timeout: "10s".into(),
+            max_headers: 100,
+            max_header_size: "16KiB".into(),
+            max_connections: 4096,
         }
     }
 }
@@ -256,6 +275,67 @@ impl Policies {
     }
 }
 
+/// `[tls]`: certificate files for both listeners, and client certificates.
+///
+/// Empty `cert` and `key` mean no TLS (allowed on loopback addresses only, unless
+/// `server.allow_plaintext`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM file with the server certificate chain, leaf first.
+    pub cert: String,
+    /// PEM file with the server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: String,
+    /// PEM file with the CA certificates that client certificates must chain to.
+    pub client_ca: String,
+    /// `none`, `optional` (verify when presented), `ingest` (required by ingest routes and
+    /// services only) or `required` (for every connection).
+    pub client_auth: String,
+    /// How often the certificate files are checked for changes (replaced files are loaded
+    /// without a restart).
+    pub reload_interval: String,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            cert: String::new(),
+            key: String::new(),
+            client_ca: String::new(),
+            client_auth: "none".into(),
+            reload_interval: "10s".into(),
+        }
+    }
+}
+
+/// Whether and where client certificates are asked for (`tls.client_auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// Not asked for.
+    None,
+    /// Asked for and verified when presented; never required.
+    Optional,
+    /// Like `Optional`, but the ingest routes and gRPC services refuse requests without one.
+    Ingest,
+    /// Every connection must present one (the handshake fails otherwise).
+    Required,
+}
+
+/// Validated `[tls]`.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// Certificate chain file.
+    pub cert: PathBuf,
+    /// Private key file.
+    pub key: PathBuf,
+    /// Client CA file; set whenever `client_auth` is not `None`.
+    pub client_ca: Option<PathBuf>,
+    /// Where client certificates are required.
+    pub client_auth: ClientAuth,
+    /// How often the files are checked for changes.
+    pub reload_interval: std::time::Duration,
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -306,6 +386,35 @@ pub struct Settings {
     pub rate_limits: crate::ratelimit::RateLimitSettings,
     /// `server.max_api_body_size` and `[cors]`, validated; also their warnings.
     pub hardening: crate::hardening::HardeningSettings,
+    /// `[tls]`; `None` when no certificate is configured (plaintext).
+    pub tls: Option<TlsSettings>,
+    /// `server.header_read_timeout`.
+    pub header_read_timeout: std::time::Duration,
+    /// `server.max_headers`.
+    pub max_headers: usize,
+    /// `server.max_header_size` in bytes.
+    pub max_header_bytes: usize,
+    /// `server.max_connections`.
+    pub max_connections: usize,
+}
+
+impl Settings {
+    /// Whether the listeners speak TLS (e.g. to decide on `Strict-Transport-Security`).
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The listen addresses that are not loopback and are served in plaintext; non-empty only
+    /// when `server.allow_plaintext` let Ward start anyway.
+    pub fn exposed_plaintext(&self) -> Vec<SocketAddr> {
+        if self.tls.is_some() {
+            return Vec::new();
+        }
+        std::iter::once(self.listen)
+            .chain(self.grpc_listen)
+            .filter(|a| !a.ip().is_loopback())
+            .collect()
+    }
 }
 
 impl Config {
@@ -450,7 +559,52 @@ impl Config {
         })?;
         let rate_limits = self.rate_limits.validate()?;
         let hardening = crate::hardening::HardeningSettings::new(&self.server, &self.cors)?;
+        let tls = tls_settings(&self.tls)?;
+        if tls.is_none() && !self.server.allow_plaintext {
+            let exposed = std::iter::once(("server.listen", listen))
+                .chain(grpc_listen.map(|a| ("server.grpc_listen", a)))
+                .find(|(_, a)| !a.ip().is_loopback());
+            if let Some((key, addr)) = exposed {
+                return Err(ConfigError::Invalid {
+                    key: "server.allow_plaintext",
+                    message: format!(
+                        "{key} {addr} is not a loopback address and [tls] is not configured: \
+                         set tls.cert and tls.key (see docs/tls.md), or set \
+                         server.allow_plaintext = true if a proxy terminates TLS"
+                    ),
+                });
+            }
+        }
+        let header_read_timeout = std_duration(
+            "server.header_read_timeout",
+            &self.server.header_read_timeout,
+        )?;
+        let max_header_bytes = size("server.max_header_size", &self.server.max_header_size)?;
+        // hyper refuses HTTP/1 read buffers below 8 KiB.
+        if !(8 << 10..=1 << 20).contains(&max_header_bytes) {
+            return Err(ConfigError::Invalid {
+                key: "server.max_header_size",
+                message: "use 8KiB to 1MiB".into(),
+            });
+        }
+        if self.server.max_headers == 0 || self.server.max_headers > 1000 {
+            return Err(ConfigError::Invalid {
+                key: "server.max_headers",
+                message: "use 1 to 1000".into(),
+            });
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "server.max_connections",
+                message: "must be positive".into(),
+            });
+        }
         Ok(Settings {
+            tls,
+            header_read_timeout,
+            max_headers: self.server.max_headers,
+            max_header_bytes,
+            max_connections: self.server.max_connections,
             roles,
             listen,
             grpc_listen,
@@ -467,6 +621,67 @@ impl Config {
             config: self,
         })
     }
+}
+
+/// Validates `[tls]`: both files or neither, readable and parseable now, a client CA whenever
+/// client certificates are asked for.
+fn tls_settings(section: &TlsSection) -> Result<Option<TlsSettings>, ConfigError> {
+    let client_auth = match section.client_auth.trim() {
+        "none" => ClientAuth::None,
+        "optional" => ClientAuth::Optional,
+        "ingest" => ClientAuth::Ingest,
+        "required" => ClientAuth::Required,
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: "tls.client_auth",
+                message: "use \"none\", \"optional\", \"ingest\" or \"required\"".into(),
+            });
+        }
+    };
+    let cert = section.cert.trim();
+    let key = section.key.trim();
+    let client_ca = section.client_ca.trim();
+    if cert.is_empty() && key.is_empty() {
+        if client_auth != ClientAuth::None || !client_ca.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "tls.cert",
+                message: "client certificates need TLS: set tls.cert and tls.key".into(),
+            });
+        }
+        return Ok(None);
+    }
+    if cert.is_empty() || key.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: if cert.is_empty() {
+                "tls.cert"
+            } else {
+                "tls.key"
+            },
+            message: "set both tls.cert and tls.key, or neither".into(),
+        });
+    }
+    if client_auth != ClientAuth::None && client_ca.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "tls.client_ca",
+            message: format!(
+                "tls.client_auth = {:?} needs the CA that signs client certificates",
+                section.client_auth.trim()
+            ),
+        });
+    }
+    let reload_interval = std_duration("tls.reload_interval", &section.reload_interval)?;
+    let settings = TlsSettings {
+        cert: PathBuf::from(cert),
+        key: PathBuf::from(key),
+        client_ca: (!client_ca.is_empty()).then(|| PathBuf::from(client_ca)),
+        client_auth,
+        reload_interval,
+    };
+    crate::tls::check_files(&settings).map_err(|e| ConfigError::Invalid {
+        key: e.config_key(),
+        message: e.to_string(),
+    })?;
+    Ok(Some(settings))
 }
 
 fn apply_env(
@@ -678,6 +893,97 @@ mod tests {
         assert!(e.to_string().contains("loose"), "{e}");
         let off = |k: &str| (k == "WARD_REDACT_ENABLED").then(|| "false".to_string());
         assert!(!Config::from_toml("", off).unwrap().redact.enabled);
+    }
+
+    #[test]
+    fn plaintext_on_a_non_loopback_address_is_refused_unless_allowed() {
+        for (key, toml) in [
+            ("server.listen", "[server]\nlisten = \"0.0.0.0:4318\"\n"),
+            (
+                "server.grpc_listen",
+                "[server]\ngrpc_listen = \"192.0.2.7:4317\"\n",
+            ),
+        ] {
+            let e = Config::from_toml(toml, no_env)
+                .unwrap()
+                .settings()
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("server.allow_plaintext: "), "{e}");
+            assert!(e.contains(key) && !e.contains('\n'), "{e}");
+            let allowed = |k: &str| (k == "WARD_SERVER_ALLOW_PLAINTEXT").then(|| "true".into());
+            let s = Config::from_toml(toml, allowed)
+                .unwrap()
+                .settings()
+                .unwrap();
+            assert!(!s.tls_enabled());
+            assert_eq!(s.exposed_plaintext().len(), 1);
+        }
+        let s = Config::default().settings().unwrap();
+        assert!(s.exposed_plaintext().is_empty() && s.tls.is_none());
+        assert_eq!(s.max_headers, 100);
+        assert_eq!(s.max_header_bytes, 16 << 10);
+        assert_eq!(s.header_read_timeout, std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn tls_files_are_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let cert_path = dir.path().join("cert.pem");
+        let key_path = dir.path().join("key.pem");
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let env = |extra: Vec<(&'static str, String)>| {
+            let mut vars: HashMap<&str, String> = HashMap::from([
+                ("WARD_TLS_CERT", cert_path.display().to_string()),
+                ("WARD_TLS_KEY", key_path.display().to_string()),
+                ("WARD_SERVER_LISTEN", "0.0.0.0:4318".to_string()),
+            ]);
+            vars.extend(extra);
+            move |k: &str| vars.get(k).cloned()
+        };
+        let s = Config::from_toml("", env(vec![]))
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert!(s.tls_enabled() && s.exposed_plaintext().is_empty());
+        assert_eq!(s.tls.as_ref().unwrap().client_auth, ClientAuth::None);
+
+        let check = |extra: Vec<(&'static str, String)>| {
+            Config::from_toml("", env(extra))
+                .unwrap()
+                .settings()
+                .unwrap_err()
+                .to_string()
+        };
+        let e = check(vec![("WARD_TLS_KEY", String::new())]);
+        assert!(e.starts_with("tls.key: set both"), "{e}");
+        let e = check(vec![("WARD_TLS_CERT", "/nonexistent/cert.pem".into())]);
+        assert!(e.starts_with("tls.cert: cannot read"), "{e}");
+        let e = check(vec![("WARD_TLS_CERT", key_path.display().to_string())]);
+        assert!(e.starts_with("tls.cert: "), "{e}");
+        let e = check(vec![("WARD_TLS_CLIENT_AUTH", "ingest".into())]);
+        assert!(e.starts_with("tls.client_ca: "), "{e}");
+        let e = check(vec![("WARD_TLS_CLIENT_AUTH", "sometimes".into())]);
+        assert!(e.starts_with("tls.client_auth: "), "{e}");
+        let e = check(vec![("WARD_SERVER_MAX_HEADER_SIZE", "1KiB".into())]);
+        assert!(e.starts_with("server.max_header_size: "), "{e}");
+        let s = Config::from_toml(
+            "",
+            env(vec![
+                ("WARD_TLS_CLIENT_AUTH", "ingest".into()),
+                ("WARD_TLS_CLIENT_CA", cert_path.display().to_string()),
+            ]),
+        )
+        .unwrap()
+        .settings()
+        .unwrap();
+        assert_eq!(s.tls.unwrap().client_auth, ClientAuth::Ingest);
     }
 
     #[test]

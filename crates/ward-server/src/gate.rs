@@ -41,6 +41,8 @@ pub struct AccessPolicy {
     pub limiter: RateLimiter,
     /// Delays and blocks after failed authentications.
     pub brute_force: BruteForceGuard,
+    /// `tls.client_auth = "ingest"`: ingest needs a verified client certificate.
+    pub ingest_needs_client_certificate: bool,
 }
 
 impl AccessPolicy {
@@ -50,6 +52,10 @@ impl AccessPolicy {
             roles: settings.roles.clone(),
             limiter: RateLimiter::new(&settings.rate_limits),
             brute_force: BruteForceGuard::new(&settings.rate_limits),
+            ingest_needs_client_certificate: settings
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.client_auth == crate::config::ClientAuth::Ingest),
         }
     }
 }
@@ -67,6 +73,8 @@ pub struct Admission<'a> {
     pub class: RouteClass,
     /// The route, for reports (`POST /v1/logs`).
     pub route: &'a str,
+    /// Whether the connection presented a verified client certificate.
+    pub client_certificate: bool,
 }
 
 /// Why the gate refused a request.
@@ -345,6 +353,12 @@ impl Gate {
         &self,
         request: &Admission<'_>,
     ) -> Result<Principal, (AuthError, Option<TenantId>)> {
+        if request.class == RouteClass::Ingest
+            && self.policy().ingest_needs_client_certificate
+            && !request.client_certificate
+        {
+            return Err((AuthError::ClientCertificate, None));
+        }
         let credential = bearer(request.authorization).map_err(|e| (e, None))?;
         if looks_like_key(credential) {
             return self.inner.keys.verify_key(credential).await;
@@ -423,6 +437,10 @@ pub async fn guard(State(guard): State<Guard>, mut request: Request, next: Next)
         need: guard.need,
         class: guard.class,
         route: &guard.route,
+        client_certificate: request
+            .extensions()
+            .get::<crate::tls::ClientCertificate>()
+            .is_some(),
     };
     match guard.gate.admit(&admission).await {
         Ok(admitted) => {

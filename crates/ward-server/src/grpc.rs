@@ -31,6 +31,7 @@ use crate::AppState;
 use crate::auth::{AuthError, Principal};
 use crate::authz::Permission;
 use crate::gate::{Admission, Refusal, RouteClass};
+use crate::listener::{Conn, ConnInfo};
 use crate::pipeline::{Accepted, IngestError, SignalKind};
 use crate::routes::ingest::{ingest_error_status, normalize};
 
@@ -68,6 +69,10 @@ impl OtlpGrpc {
         request: &Request<T>,
         route: &str,
     ) -> Result<Principal, Status> {
+        let client_certificate = request
+            .extensions()
+            .get::<ConnInfo>()
+            .is_some_and(|c| c.client_certificate.is_some());
         let authorization = request
             .metadata()
             .get("authorization")
@@ -78,6 +83,7 @@ impl OtlpGrpc {
             need: Permission::Ingest,
             class: RouteClass::Ingest,
             route,
+            client_certificate,
         };
         self.state
             .gate
@@ -195,15 +201,29 @@ impl MetricsService for OtlpGrpc {
     }
 }
 
-/// Serves OTLP/gRPC on `listener` until `shutdown` resolves.
+/// Serves OTLP/gRPC on the connections of `incoming` (see [`crate::listener::incoming`]) until
+/// `shutdown` resolves.
 pub async fn serve(
     state: AppState,
-    listener: tokio::net::TcpListener,
+    incoming: impl futures::Stream<Item = std::io::Result<Conn>> + Send + 'static,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let limit = state.settings.max_decompressed_bytes;
     let service = OtlpGrpc { state };
+    // tonic's `Request::remote_addr` reads `TcpConnectInfo`; Ward's connections carry
+    // `ConnInfo` (with the client certificate), so both are provided.
+    let remote_addr = tower::util::MapRequestLayer::new(|mut request: http::Request<_>| {
+        if let Some(info) = request.extensions().get::<ConnInfo>() {
+            let tcp = tonic::transport::server::TcpConnectInfo {
+                local_addr: None,
+                remote_addr: Some(info.peer),
+            };
+            request.extensions_mut().insert(tcp);
+        }
+        request
+    });
     tonic::transport::Server::builder()
+        .layer(remote_addr)
         .add_service(
             LogsServiceServer::new(service.clone())
                 .accept_compressed(CompressionEncoding::Gzip)
@@ -222,9 +242,6 @@ pub async fn serve(
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(limit),
         )
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod gate;
 pub mod grpc;
 pub mod hardening;
+pub mod listener;
 pub mod metrics;
 pub mod pipeline;
 pub mod problem;
@@ -20,6 +21,7 @@ pub mod reload;
 pub mod routes;
 pub mod scrub;
 pub mod security;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -364,9 +366,8 @@ pub fn router(state: AppState) -> Router {
         prefix: format!("{:08x}", rand::random::<u32>()).into(),
         next: Arc::new(AtomicU64::new(1)),
     };
-    // Security headers, CORS and body limits on every response. HSTS (`tls_enabled`) stays off
-    // until Ward serves TLS itself.
-    let hardening = hardening::layer(&state.settings.hardening, false);
+    // Security headers, CORS and body limits on every response; HSTS only over TLS.
+    let hardening = hardening::layer(&state.settings.hardening, state.settings.tls_enabled());
     routes(&state)
         .router
         .fallback(not_found)
@@ -389,6 +390,7 @@ pub struct Server {
     http: tokio::net::TcpListener,
     grpc: Option<tokio::net::TcpListener>,
     reloader: Option<Arc<reload::Reloader>>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 /// Why the server could not start or stopped badly.
@@ -405,6 +407,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(String),
+    /// The TLS certificate, key or client CA could not be used.
+    #[error("{key}: {source}", key = .0.config_key(), source = .0)]
+    Tls(#[from] tls::TlsError),
     /// The pseudonym key could not be read or created.
     #[error("pseudonym key {path}: {source}")]
     PseudonymKey {
@@ -450,6 +455,13 @@ impl Server {
                 "redact.enabled is false: telemetry is stored unscrubbed, secrets included"
             );
         }
+        for addr in settings.exposed_plaintext() {
+            tracing::warn!(
+                %addr,
+                "server.allow_plaintext is set: serving plaintext HTTP on a non-loopback address; \
+                 API keys and telemetry cross the network unencrypted"
+            );
+        }
         let policies = settings.redact_policies.clone();
         let security = SecurityEvents::start(store.clone(), metrics.clone());
         let gate = Gate::new(
@@ -458,6 +470,14 @@ impl Server {
             metrics.clone(),
             AccessPolicy::from_settings(&settings),
         );
+        let tls = match &settings.tls {
+            Some(tls) => Some(Arc::new(tls::Tls::new(
+                tls,
+                metrics.clone(),
+                security.clone(),
+            )?)),
+            None => None,
+        };
         let (stop, shutdown) = watch::channel(false);
         let state = AppState {
             pipeline: Pipeline::new(
@@ -480,6 +500,7 @@ impl Server {
             http,
             grpc,
             reloader: None,
+            tls,
         })
     }
 
@@ -490,8 +511,15 @@ impl Server {
             self.state.settings.config.clone(),
             self.state.gate.clone(),
             self.state.security.clone(),
+            self.tls_certificates(),
         )));
         self
+    }
+
+    /// The served certificate, when TLS is on; [`tls::CertStore::reload_now`] reloads it from
+    /// its files (e.g. on SIGHUP). Both listeners use it.
+    pub fn tls_certificates(&self) -> Option<Arc<tls::CertStore>> {
+        self.tls.as_ref().map(|t| t.certs.clone())
     }
 
     /// The bound HTTP address (useful when binding port 0).
@@ -517,6 +545,7 @@ impl Server {
             http,
             grpc,
             reloader,
+            tls,
         } = self;
         if let Some(reloader) = reloader {
             tokio::spawn(reloader.watch(state.shutdown.clone()));
@@ -535,17 +564,24 @@ impl Server {
                 }
             }
         };
+        if let (Some(tls), Some(settings)) = (&tls, &state.settings.tls) {
+            tls.certs
+                .clone()
+                .watch(settings.reload_interval, state.shutdown.clone());
+        }
+        let limits = listener::ConnLimits::from_settings(&state.settings);
         let app = router(state.clone());
-        let http_task = tokio::spawn(
-            axum::serve(
-                http,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(stopped())
-            .into_future(),
-        );
-        let grpc_task =
-            grpc.map(|listener| tokio::spawn(grpc::serve(state.clone(), listener, stopped())));
+        let http_task = tokio::spawn(listener::serve_http(
+            http,
+            app,
+            tls.clone(),
+            limits,
+            stopped(),
+        ));
+        let grpc_task = grpc.map(|listener| {
+            let incoming = listener::incoming(listener, tls.clone(), limits, stopped());
+            tokio::spawn(grpc::serve(state.clone(), incoming, stopped()))
+        });
 
         signal.await;
         tracing::info!("shutting down: refusing new work, finishing in-flight requests");

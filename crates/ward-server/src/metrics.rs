@@ -81,6 +81,20 @@ pub struct RateLimitLabels {
     pub subject: &'static str,
 }
 
+/// The `result` label (`ok` or `error`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `ok` or `error`.
+    pub result: &'static str,
+}
+
+/// The `reason` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why, e.g. `protocol`, `timeout`, `io`.
+    pub reason: &'static str,
+}
+
 /// Every metric Ward keeps about itself.
 pub struct Metrics {
     registry: Registry,
@@ -118,6 +132,12 @@ pub struct Metrics {
     pub rate_limited: Family<RateLimitLabels, Counter>,
     /// Source addresses currently blocked after failed authentications.
     pub auth_blocked_sources: Gauge,
+    /// TLS certificate reloads, by result.
+    pub tls_reloads: Family<ResultLabels, Counter>,
+    /// When the served certificate expires, in Unix seconds (0 without TLS).
+    pub tls_certificate_expiry: Gauge,
+    /// Failed TLS handshakes, by reason.
+    pub tls_handshake_failures: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -232,10 +252,31 @@ impl Metrics {
             "Source addresses currently blocked after repeated failed authentications",
             auth_blocked_sources.clone(),
         );
+        let tls_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "tls_reloads",
+            "TLS certificate reloads, by result (an error keeps the previous certificate)",
+            tls_reloads.clone(),
+        );
+        let tls_certificate_expiry = Gauge::default();
+        registry.register(
+            "tls_certificate_expiry_seconds",
+            "Expiry (notAfter) of the served TLS certificate, in Unix seconds",
+            tls_certificate_expiry.clone(),
+        );
+        let tls_handshake_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "tls_handshake_failures",
+            "Failed TLS handshakes: protocol (a TLS error), timeout, io (peer went away)",
+            tls_handshake_failures.clone(),
+        );
         Metrics {
             registry,
             security_events_throttled,
             auth_failures,
+            tls_reloads,
+            tls_certificate_expiry,
+            tls_handshake_failures,
             ingest_records,
             ingest_bytes,
             ingest_rejected,

@@ -16,6 +16,7 @@ use ward_model::{SecurityEvent, SecuritySeverity, TenantId};
 use crate::config::Config;
 use crate::gate::{AccessPolicy, Gate};
 use crate::security::SecurityEvents;
+use crate::tls::CertStore;
 
 /// Keys (dotted prefixes) whose changes take effect without a restart.
 pub const RELOADABLE: &[&str] = &["roles", "rate_limits"];
@@ -55,6 +56,7 @@ pub struct Reloader {
     gate: Gate,
     security: SecurityEvents,
     current: Mutex<Config>,
+    certificates: Option<Arc<CertStore>>,
 }
 
 impl Reloader {
@@ -64,13 +66,26 @@ impl Reloader {
         current: Config,
         gate: Gate,
         security: SecurityEvents,
+        certificates: Option<Arc<CertStore>>,
     ) -> Reloader {
         Reloader {
             source,
             gate,
             security,
             current: Mutex::new(current),
+            certificates,
         }
+    }
+
+    /// SIGHUP: the certificate files (whose changes are also picked up by polling), then the
+    /// configuration.
+    fn hangup(&self) {
+        if let Some(certificates) = &self.certificates
+            && let Err(e) = certificates.reload_now()
+        {
+            tracing::error!(error = %e, "TLS certificate not reloaded; the previous one stays");
+        }
+        let _ = self.reload("SIGHUP");
     }
 
     /// Reads, validates and applies the configuration (blocking: it reads a file and
@@ -184,7 +199,14 @@ impl Reloader {
             stamp = self.file_stamp();
             let reloader = self.clone();
             // Errors are logged and raised inside; nothing else to do with them here.
-            let _ = tokio::task::spawn_blocking(move || reloader.reload(trigger)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                if trigger == "SIGHUP" {
+                    reloader.hangup();
+                } else {
+                    let _ = reloader.reload(trigger);
+                }
+            })
+            .await;
         }
     }
 

@@ -61,14 +61,20 @@ impl SecurityEvents {
     /// Raises `event` unless `source` already raised [`EVENTS_PER_SOURCE`] events of its kind
     /// in the current minute; those are only counted.
     pub fn raise_from(&self, source: &str, event: SecurityEvent) {
-        if self.admit(&event.kind, source, Instant::now()) {
+        self.raise_at_most(EVENTS_PER_SOURCE, source, event);
+    }
+
+    /// Raises `event` unless `source` already raised `per_minute` events of its kind in the
+    /// current minute; those are only counted.
+    pub fn raise_at_most(&self, per_minute: u32, source: &str, event: SecurityEvent) {
+        if self.admit(&event.kind, source, per_minute, Instant::now()) {
             self.raise(event);
         } else {
             self.metrics.security_events_throttled.inc();
         }
     }
 
-    fn admit(&self, kind: &str, source: &str, now: Instant) -> bool {
+    fn admit(&self, kind: &str, source: &str, per_window: u32, now: Instant) -> bool {
         let Ok(mut seen) = self.throttle.lock() else {
             return true;
         };
@@ -85,7 +91,7 @@ impl SecurityEvents {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        entry.1 <= EVENTS_PER_SOURCE
+        entry.1 <= per_window
     }
 
     /// Counts `event` and queues it for storage; never blocks.
@@ -160,17 +166,22 @@ mod tests {
         let events = SecurityEvents::start(store.clone(), Arc::new(Metrics::new()));
         let t0 = Instant::now();
         let admitted = (0..25)
-            .filter(|_| events.admit("authentication_failed", "10.0.0.1", t0))
+            .filter(|_| events.admit("authentication_failed", "10.0.0.1", EVENTS_PER_SOURCE, t0))
             .count();
         assert_eq!(admitted, EVENTS_PER_SOURCE as usize);
         assert!(
-            events.admit("forbidden", "10.0.0.1", t0),
+            events.admit("forbidden", "10.0.0.1", EVENTS_PER_SOURCE, t0),
             "kinds are counted apart"
         );
-        assert!(events.admit("authentication_failed", "10.0.0.2", t0));
-        assert!(events.admit("authentication_failed", "10.0.0.1", t0 + THROTTLE_WINDOW));
+        assert!(events.admit("authentication_failed", "10.0.0.2", EVENTS_PER_SOURCE, t0));
+        assert!(events.admit(
+            "authentication_failed",
+            "10.0.0.1",
+            EVENTS_PER_SOURCE,
+            t0 + THROTTLE_WINDOW
+        ));
         for i in 0..MAX_THROTTLED_SOURCES + 10 {
-            events.admit("x", &i.to_string(), t0);
+            events.admit("x", &i.to_string(), 1, t0);
         }
         assert!(events.throttle.lock().unwrap().len() <= MAX_THROTTLED_SOURCES);
         store.shutdown().await.unwrap();

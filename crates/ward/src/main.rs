@@ -49,6 +49,11 @@ enum Command {
         after_help = "Examples:\n  ward redact < app.log > app.redacted.log\n  ward redact --profile strict --format jsonl --report < events.jsonl > clean.jsonl\n  tail -F app.log | ward redact --jobs 1 | vector --config ship.toml\n  git diff --cached | ward redact --profile secrets-only --check > /dev/null   # pre-commit hook\n  ward redact --format spans < app.log   # findings only: {\"line\":0,\"start\":5,\"end\":21,\"type\":\"email\"}\n\nLines end at \\n (\\r\\n is kept). Reports and --check messages give types and counts, never values.\n--check exits with status 1 if anything was found; errors also exit with status 1."
     )]
     Redact(commands::redact::RedactArgs),
+    /// Make a local CA and TLS certificates for development (server, optionally client).
+    #[command(
+        after_help = "Examples:\n  ward dev-cert\n  ward dev-cert --out ./certs --host ward.local --host 192.168.1.20\n  ward dev-cert --client planner          # also client.pem/client.key for mTLS\n  ward dev-cert --force                   # replace existing files\n\nWrites ca.pem, ca.key, cert.pem, key.pem (and client.pem, client.key); keys have mode 0600.\nFor development only: production certificates come from your CA or ACME (see docs/tls.md)."
+    )]
+    DevCert(commands::dev_cert::DevCertArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +77,7 @@ fn main() -> ExitCode {
             Command::Config(cmd) => commands::config::run(cmd),
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Redact(args) => commands::redact::run(args),
+            Command::DevCert(args) => commands::dev_cert::run(args),
         }
     });
     match result {

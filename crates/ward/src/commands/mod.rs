@@ -1,6 +1,7 @@
 //! One module per command family.
 
 pub mod config;
+pub mod dev_cert;
 pub mod keys;
 pub mod query;
 pub mod redact;

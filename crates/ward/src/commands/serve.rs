@@ -167,10 +167,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         path: reload_args.config.path(),
         load: Arc::new(move || load(&reload_args).map_err(|e| format!("{e:#}"))),
     };
+    let tls = settings.tls_enabled();
     let server = ward_server::Server::bind(settings, store, metrics)
         .await?
         .reload_from(source);
     tracing::info!(
+        tls,
         http = %server.http_addr().map(|a| a.to_string()).unwrap_or_default(),
         grpc = %server.grpc_addr().map(|a| a.to_string()).unwrap_or_else(|| "disabled".into()),
         version = env!("CARGO_PKG_VERSION"),
