@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod grpc;
+pub mod jwt;
 pub mod metrics;
 pub mod pipeline;
 pub mod problem;
