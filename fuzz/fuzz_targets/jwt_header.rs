@@ -48,14 +48,18 @@ fn check(text: &str) {
             }
         }
         Err(e) => {
+            // Messages are fixed texts (no dots) plus at most a shortened algorithm name: a
+            // token-shaped input never appears in them.
             let message = e.to_string();
-            assert!(text.len() < 24 || !message.contains(text));
+            assert!(!text.contains('.') || !message.contains(text));
         }
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     if mode % 2 == 0 {
         if let Ok(text) = std::str::from_utf8(rest) {
             check(text);
