@@ -337,6 +337,13 @@ impl JwtVerifier {
     }
 
     fn refresh_in_background(&self) {
+        // Skip the task when a fetch is running or the last one is too recent to repeat.
+        match self.inner.fetching.try_lock() {
+            Ok(last_start)
+                if !last_start
+                    .is_some_and(|t| t.elapsed() < self.inner.settings.min_refetch_interval) => {}
+            _ => return,
+        }
         if self.inner.refreshing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -393,7 +400,6 @@ impl JwtVerifier {
     }
 }
 
-/// Time between refreshes, for tests and diagnostics.
 impl JwtSettings {
     /// `auth.jwt.jwks_refresh_interval`.
     pub fn jwks_refresh_interval(&self) -> Duration {
