@@ -35,7 +35,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ward_model::TenantId;
 
 pub use config::{
-    Algorithm, JwtConfig, JwtConfigError, JwtSettings, MAX_LEEWAY, MIN_HS256_SECRET_BYTES,
+    Algorithm, JwtConfig, JwtConfigError, JwtSettings, MAX_LEEWAY, MAX_TOKEN_BYTES_LIMIT,
+    MIN_HS256_SECRET_BYTES,
 };
 pub use keys::{FETCH_TIMEOUT, MAX_JWKS_BYTES, MAX_KEYS};
 
