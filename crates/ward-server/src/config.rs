@@ -64,6 +64,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Custom roles (and redefinitions of `viewer`, `operator`, `admin`), by name.
     pub roles: BTreeMap<String, RoleConfig>,
+    /// Credentials other than API keys.
+    pub auth: AuthSection,
     /// Request rate limits and brute-force protection.
     pub rate_limits: crate::ratelimit::RateLimitConfig,
     /// Browser access to the API from other origins (CORS).
@@ -82,6 +84,7 @@ impl Default for Config {
             redact: RedactSection::default(),
             log: LogConfig::default(),
             roles: BTreeMap::new(),
+            auth: AuthSection::default(),
             rate_limits: Default::default(),
             cors: Default::default(),
             tls: TlsSection::default(),
@@ -336,6 +339,14 @@ pub struct TlsSettings {
     pub reload_interval: std::time::Duration,
 }
 
+/// `[auth]`: credentials other than API keys.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    /// Bearer tokens of an identity provider (`[auth.jwt]`, see docs/jwt.md).
+    pub jwt: crate::jwt::JwtConfig,
+}
+
 /// `[log]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -382,6 +393,8 @@ pub struct Settings {
     pub redact_policies: Option<Policies>,
     /// Built-in roles with `[roles]` applied.
     pub roles: Roles,
+    /// Validated `[auth.jwt]`, when enabled.
+    pub jwt: Option<crate::jwt::JwtSettings>,
     /// Validated `[rate_limits]`.
     pub rate_limits: crate::ratelimit::RateLimitSettings,
     /// `server.max_api_body_size` and `[cors]`, validated; also their warnings.
@@ -557,6 +570,11 @@ impl Config {
             key: "roles",
             message: e.to_string(),
         })?;
+        let jwt = self.auth.jwt.validate().map_err(|e| ConfigError::Invalid {
+            key: e.key,
+            message: e.message,
+        })?;
+        let jwt = jwt.enabled().then_some(jwt);
         let rate_limits = self.rate_limits.validate()?;
         let hardening = crate::hardening::HardeningSettings::new(&self.server, &self.cors)?;
         let tls = tls_settings(&self.tls)?;
@@ -606,6 +624,7 @@ impl Config {
             max_header_bytes,
             max_connections: self.server.max_connections,
             roles,
+            jwt,
             listen,
             grpc_listen,
             max_body_bytes,

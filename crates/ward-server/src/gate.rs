@@ -24,8 +24,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ward_model::{SecurityEvent, SecuritySeverity, TenantId};
 
-use crate::auth::{AuthError, KeyVerifier, Principal, bearer, looks_like_key};
+use crate::auth::{AuthError, Identity, KeyVerifier, Principal, bearer, looks_like_key};
 use crate::authz::{Permission, Roles};
+use crate::jwt::{JwtError, JwtVerifier};
 use crate::metrics::{AuthFailureLabels, Metrics};
 use crate::problem::Problem;
 pub use crate::ratelimit::RouteClass;
@@ -43,6 +44,8 @@ pub struct AccessPolicy {
     pub brute_force: BruteForceGuard,
     /// `tls.client_auth = "ingest"`: ingest needs a verified client certificate.
     pub ingest_needs_client_certificate: bool,
+    /// Verifies identity providers' tokens, when `[auth.jwt]` is enabled.
+    pub jwt: Option<JwtVerifier>,
 }
 
 impl AccessPolicy {
@@ -52,6 +55,7 @@ impl AccessPolicy {
             roles: settings.roles.clone(),
             limiter: RateLimiter::new(&settings.rate_limits),
             brute_force: BruteForceGuard::new(&settings.rate_limits),
+            jwt: settings.jwt.clone().map(JwtVerifier::new),
             ingest_needs_client_certificate: settings
                 .tls
                 .as_ref()
@@ -363,7 +367,32 @@ impl Gate {
         if looks_like_key(credential) {
             return self.inner.keys.verify_key(credential).await;
         }
-        Err((AuthError::Malformed, None))
+        let policy = self.policy();
+        match &policy.jwt {
+            Some(verifier) if JwtVerifier::looks_like_jwt(credential) => {
+                let identity = verifier.verify(credential).await.map_err(|e| {
+                    let error = match e {
+                        JwtError::KeysUnavailable => AuthError::Unavailable,
+                        other => AuthError::Token(other.to_string()),
+                    };
+                    (error, None)
+                })?;
+                let unknown: Vec<&String> = identity
+                    .roles
+                    .iter()
+                    .filter(|r| policy.roles.get(r).is_none())
+                    .collect();
+                if !unknown.is_empty() {
+                    tracing::debug!(roles = ?unknown, "token names roles Ward does not know; ignored");
+                }
+                Ok(Principal {
+                    grants: policy.roles.grants_of(&identity.roles),
+                    identity: Identity::Token(identity.subject),
+                    tenant: identity.tenant,
+                })
+            }
+            _ => Err((AuthError::Malformed, None)),
+        }
     }
 
     fn report_failure(&self, request: &Admission<'_>, error: &AuthError, tenant: Option<TenantId>) {

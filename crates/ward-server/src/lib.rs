@@ -12,6 +12,7 @@ pub mod config;
 pub mod gate;
 pub mod grpc;
 pub mod hardening;
+pub mod jwt;
 pub mod listener;
 pub mod metrics;
 pub mod pipeline;

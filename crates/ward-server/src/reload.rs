@@ -19,7 +19,7 @@ use crate::security::SecurityEvents;
 use crate::tls::CertStore;
 
 /// Keys (dotted prefixes) whose changes take effect without a restart.
-pub const RELOADABLE: &[&str] = &["roles", "rate_limits"];
+pub const RELOADABLE: &[&str] = &["roles", "rate_limits", "auth"];
 
 /// How often the configuration file is checked for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -130,10 +130,14 @@ impl Reloader {
         if !applied.is_empty() {
             let mut policy = AccessPolicy::from_settings(&settings);
             // Unchanged limits keep their state: a reload must not forgive a blocked source.
+            let old = self.gate.policy();
             if !applied.iter().any(|k| k.starts_with("rate_limits")) {
-                let old = self.gate.policy();
                 policy.limiter = old.limiter.clone();
                 policy.brute_force = old.brute_force.clone();
+            }
+            // An unchanged verifier keeps its cached keys.
+            if !applied.iter().any(|k| k.starts_with("auth")) {
+                policy.jwt = old.jwt.clone();
             }
             self.gate.set_policy(policy);
         }
