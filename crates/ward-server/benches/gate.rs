@@ -41,11 +41,7 @@ fn request(key: Option<&str>, peer: u32) -> Request<Body> {
 async fn round(app: &Router, key: Option<&str>) -> f64 {
     let started = Instant::now();
     for i in 0..REQUESTS {
-        let response = app
-            .clone()
-            .oneshot(request(key, i as u32))
-            .await
-            .unwrap();
+        let response = app.clone().oneshot(request(key, i as u32)).await.unwrap();
         assert!(response.status().is_success(), "{}", response.status());
     }
     started.elapsed().as_secs_f64() * 1e6 / REQUESTS as f64

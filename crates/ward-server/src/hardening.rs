@@ -10,7 +10,11 @@
 //!    `server.max_api_body_size` with 413 before authentication; ingest keeps
 //!    `server.max_body_size`, enforced by its handlers.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tower::ServiceExt;
 
 use axum::body::HttpBody;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -286,21 +290,53 @@ pub struct HeaderPolicy {
     pub hsts: bool,
 }
 
+/// The CORS policy in effect, shared by the layer and the configuration reload, which
+/// replaces it atomically.
+#[derive(Clone, Default)]
+pub struct CorsPolicy(Arc<ArcSwap<Option<CorsLayer>>>);
+
+impl CorsPolicy {
+    /// The policy `[cors]` describes.
+    pub fn new(settings: &HardeningSettings) -> CorsPolicy {
+        CorsPolicy(Arc::new(ArcSwap::from_pointee(
+            settings.cors.as_ref().map(cors_layer),
+        )))
+    }
+
+    /// Puts the policy of `settings` in effect for every request that starts from now on.
+    pub fn set(&self, settings: &HardeningSettings) {
+        self.0
+            .store(Arc::new(settings.cors.as_ref().map(cors_layer)));
+    }
+}
+
 /// The hardening layer: security headers, CORS and body limits (see the module docs).
 #[derive(Clone)]
 pub struct HardeningLayer {
     headers: HeaderPolicy,
-    cors: Option<CorsLayer>,
+    cors: CorsPolicy,
     max_api_body_bytes: usize,
 }
 
-/// Builds the layer from validated settings. `tls_enabled` turns on
-/// `Strict-Transport-Security`.
-pub fn layer(settings: &HardeningSettings, tls_enabled: bool) -> HardeningLayer {
+/// Builds the layer from validated settings and the CORS policy in effect. `tls_enabled`
+/// turns on `Strict-Transport-Security`.
+pub fn layer(settings: &HardeningSettings, tls_enabled: bool, cors: CorsPolicy) -> HardeningLayer {
     HardeningLayer {
         headers: HeaderPolicy { hsts: tls_enabled },
-        cors: settings.cors.as_ref().map(cors_layer),
+        cors,
         max_api_body_bytes: settings.max_api_body_bytes,
+    }
+}
+
+/// Applies the CORS policy in effect (none: the request passes untouched).
+async fn cors(State(policy): State<CorsPolicy>, request: Request, next: Next) -> Response {
+    let current = policy.0.load();
+    match current.as_ref() {
+        Some(cors) => match cors.clone().layer(next).oneshot(request).await {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        },
+        None => next.run(request).await,
     }
 }
 
@@ -336,7 +372,7 @@ where
     fn layer(&self, inner: S) -> Self::Service {
         let service = ServiceBuilder::new()
             .layer(from_fn_with_state(self.headers, security_headers))
-            .option_layer(self.cors.clone())
+            .layer(from_fn_with_state(self.cors.clone(), cors))
             .layer(from_fn_with_state(self.max_api_body_bytes, limit_body))
             // Bodies read by extractors (`Json`, `Bytes`) are cut off at the same size.
             .layer(DefaultBodyLimit::max(self.max_api_body_bytes))
@@ -478,6 +514,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut state = crate::tests::test_state(dir.path()).await;
         state.settings = std::sync::Arc::new(settings(toml_text).unwrap());
+        state.cors = CorsPolicy::new(&state.settings.hardening);
         (dir, crate::router(state))
     }
 
@@ -571,13 +608,15 @@ mod tests {
                     }),
                 )
                 .route("/api/ok", get(|| async { "ok" }))
-                .layer(ServiceBuilder::new().layer(layer(&hardening, tls)).layer(
-                    tower_http::catch_panic::CatchPanicLayer::custom(
-                        |_: Box<dyn std::any::Any + Send + 'static>| {
-                            Problem::internal().into_response()
-                        },
-                    ),
-                ))
+                .layer(
+                    ServiceBuilder::new()
+                        .layer(layer(&hardening, tls, CorsPolicy::new(&hardening)))
+                        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                            |_: Box<dyn std::any::Any + Send + 'static>| {
+                                Problem::internal().into_response()
+                            },
+                        )),
+                )
         };
         let plain = build(false);
         let r = plain
@@ -825,7 +864,7 @@ mod tests {
                     |body: axum::body::Bytes| async move { body.len().to_string() },
                 ),
             )
-            .layer(layer(&hardening, false));
+            .layer(layer(&hardening, false, CorsPolicy::new(&hardening)));
         let stream =
             futures::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from(vec![
                 b'x';

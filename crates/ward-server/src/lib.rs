@@ -69,6 +69,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Authentication and authorization of every request.
     pub gate: Gate,
+    /// The CORS policy in effect.
+    pub cors: hardening::CorsPolicy,
     /// Becomes `true` when shutdown begins.
     pub shutdown: watch::Receiver<bool>,
     /// Start time, for uptime.
@@ -368,7 +370,11 @@ pub fn router(state: AppState) -> Router {
         next: Arc::new(AtomicU64::new(1)),
     };
     // Security headers, CORS and body limits on every response; HSTS only over TLS.
-    let hardening = hardening::layer(&state.settings.hardening, state.settings.tls_enabled());
+    let hardening = hardening::layer(
+        &state.settings.hardening,
+        state.settings.tls_enabled(),
+        state.cors.clone(),
+    );
     routes(&state)
         .router
         .fallback(not_found)
@@ -489,6 +495,7 @@ impl Server {
             ),
             security,
             gate,
+            cors: hardening::CorsPolicy::new(&settings.hardening),
             settings: Arc::new(settings),
             store,
             metrics,
@@ -511,6 +518,7 @@ impl Server {
             source,
             self.state.settings.config.clone(),
             self.state.gate.clone(),
+            self.state.cors.clone(),
             self.state.security.clone(),
             self.tls_certificates(),
         )));
@@ -668,6 +676,7 @@ mod tests {
             ),
             security,
             gate,
+            cors: hardening::CorsPolicy::new(&settings.hardening),
             settings: Arc::new(settings),
             store,
             metrics,

@@ -15,11 +15,12 @@ use ward_model::{SecurityEvent, SecuritySeverity, TenantId};
 
 use crate::config::Config;
 use crate::gate::{AccessPolicy, Gate};
+use crate::hardening::CorsPolicy;
 use crate::security::SecurityEvents;
 use crate::tls::CertStore;
 
 /// Keys (dotted prefixes) whose changes take effect without a restart.
-pub const RELOADABLE: &[&str] = &["roles", "rate_limits", "auth"];
+pub const RELOADABLE: &[&str] = &["roles", "rate_limits", "auth", "cors"];
 
 /// How often the configuration file is checked for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
@@ -54,6 +55,7 @@ pub enum ReloadOutcome {
 pub struct Reloader {
     source: ConfigSource,
     gate: Gate,
+    cors: CorsPolicy,
     security: SecurityEvents,
     current: Mutex<Config>,
     certificates: Option<Arc<CertStore>>,
@@ -65,12 +67,14 @@ impl Reloader {
         source: ConfigSource,
         current: Config,
         gate: Gate,
+        cors: CorsPolicy,
         security: SecurityEvents,
         certificates: Option<Arc<CertStore>>,
     ) -> Reloader {
         Reloader {
             source,
             gate,
+            cors,
             security,
             current: Mutex::new(current),
             certificates,
@@ -127,7 +131,10 @@ impl Reloader {
                     .iter()
                     .any(|p| k == p || k.starts_with(&format!("{p}.")))
             });
-        if !applied.is_empty() {
+        if applied.iter().any(|k| k.starts_with("cors")) {
+            self.cors.set(&settings.hardening);
+        }
+        if applied.iter().any(|k| !k.starts_with("cors")) {
             let mut policy = AccessPolicy::from_settings(&settings);
             // Unchanged limits keep their state: a reload must not forgive a blocked source.
             let old = self.gate.policy();

@@ -330,10 +330,25 @@ fn rate_limits_answer_429_with_headers_and_reload_live() {
     let limited = wait_events(&w, "rate_limited", 1);
     assert_eq!(limited[0]["details"]["class"], "query");
 
-    // Raising the limit in the file takes effect without a restart.
+    let preflight = || {
+        http()
+            .request(reqwest::Method::OPTIONS, format!("{}/api/v1/logs", w.http))
+            .header("origin", "https://app.example.com")
+            .header("access-control-request-method", "GET")
+            .send()
+            .unwrap()
+    };
+    assert!(
+        !preflight()
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+
+    // Raising the limit and allowing an origin in the file take effect without a restart.
     std::fs::write(
         &path,
-        "[rate_limits.query]\nper_key = { rate = 100, burst = 200 }\n",
+        "[rate_limits.query]\nper_key = { rate = 100, burst = 200 }\n\
+         [cors]\nallowed_origins = [\"https://app.example.com\"]\n",
     )
     .unwrap();
     let mut ok = false;
@@ -345,6 +360,11 @@ fn rate_limits_answer_429_with_headers_and_reload_live() {
         }
     }
     assert!(ok, "the new limit never took effect: {}", w.log_text());
+    let allowed = preflight();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     let changed = wait_events(&w, "config_changed", 1);
     assert!(
         changed[0]["details"]["applied"]
