@@ -446,3 +446,93 @@ fn repeated_failures_are_slowed_then_blocked() {
     assert_eq!(blocked[0]["severity"], "high");
     assert_eq!(blocked[0]["details"]["source_ip"], "127.0.0.1");
 }
+
+/// A key of tenant A, holding every permission, walks every route of the API document with
+/// tenant B's ids in the path, and names tenant B in query parameters and headers: nothing of
+/// tenant B comes back.
+#[test]
+fn no_route_parameter_or_header_reaches_another_tenant() {
+    let w = Ward::start(&[]);
+    let a = w.create_key(&["admin"], "team-a");
+    let b = w.create_key(&["ingest", "read"], "team-b");
+    let trace_id = "5b8efff798038103d269b633813fc60c";
+    let marker = "tenant-b-private-marker";
+    let t = common::now_ns();
+    let body = json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": marker}}]},
+        "scopeLogs": [{"logRecords": [{
+            "timeUnixNano": t.to_string(),
+            "severityNumber": 17,
+            "body": {"stringValue": format!("{marker} failed")},
+            "traceId": trace_id,
+            "spanId": "eee19b7ec3c1b174",
+        }]}],
+    }]});
+    let r = http()
+        .post(format!("{}/v1/logs", w.http))
+        .bearer_auth(&b)
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let spans = json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": marker}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": trace_id, "spanId": "eee19b7ec3c1b174", "name": marker, "kind": 2,
+            "startTimeUnixNano": t.to_string(), "endTimeUnixNano": (t + 1000).to_string(),
+        }]}],
+    }]});
+    let r = http()
+        .post(format!("{}/v1/traces", w.http))
+        .bearer_auth(&b)
+        .json(&spans)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Tenant B sees its own data (so the walk below could find it if isolation failed).
+    assert!(
+        get(&w, &b, &format!("/api/v1/traces/{trace_id}"))
+            .to_string()
+            .contains(marker)
+    );
+
+    let doc = get(&w, &a, "/api/openapi.json");
+    let b_key_id = key_id(&b);
+    let mut walked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if item.get("get").is_none() || path.ends_with("/tail") {
+            continue;
+        }
+        let path = path
+            .replace("{trace_id}", trace_id)
+            .replace("{id}", b_key_id);
+        for query in [
+            "",
+            "?tenant=team-b",
+            "?tenant_id=team-b&q=*",
+            "?filter=tenant:team-b",
+        ] {
+            let response = http()
+                .get(format!("{}{path}{query}", w.http))
+                .bearer_auth(&a)
+                .header("x-ward-tenant", "team-b")
+                .header("x-scope-orgid", "team-b")
+                .header("tenant", "team-b")
+                .send()
+                .unwrap();
+            let text = response.text().unwrap();
+            assert!(
+                !text.contains(marker),
+                "{path}{query} leaked tenant B: {text}"
+            );
+            assert!(
+                !text.contains(trace_id) || path.contains(trace_id),
+                "{path}{query} leaked tenant B's trace: {text}"
+            );
+            walked += 1;
+        }
+    }
+    assert!(walked >= 40, "{walked}");
+    // The trace route answers "not found" for another tenant's trace, as for no trace at all.
+    assert_eq!(status(&w, &a, &format!("/api/v1/traces/{trace_id}")), 404);
+}
