@@ -225,10 +225,10 @@ impl Gate {
             let subject = LimitSubject::Ip(ip);
             let decision = policy.limiter.check(request.class, &subject, now);
             if !decision.allowed {
-                return Err(self.rate_limited(request, request.class, &subject, decision));
+                return Err(self.rate_limited(request, None, &subject, decision));
             }
         }
-        let principal = match self.authenticate(request).await {
+        let principal = match self.authenticate(&policy, request).await {
             Ok(p) => p,
             Err((error, tenant)) => {
                 return Err(self.failed(&policy, request, error, tenant).await);
@@ -240,7 +240,7 @@ impl Gate {
         let subject = LimitSubject::Key(principal.identity.to_string());
         let limit = policy.limiter.check(request.class, &subject, now);
         if !limit.allowed {
-            return Err(self.rate_limited(request, request.class, &subject, limit));
+            return Err(self.rate_limited(request, Some(&principal.tenant), &subject, limit));
         }
         if !principal.allows(request.need) {
             self.inner.security.raise_from(
@@ -266,13 +266,16 @@ impl Gate {
         Ok(Admitted { principal, limit })
     }
 
+    /// Reports a refusal by the rate limit of the request's class, to the caller's tenant when
+    /// the caller is known.
     fn rate_limited(
         &self,
         request: &Admission<'_>,
-        class: RouteClass,
+        tenant: Option<&TenantId>,
         subject: &LimitSubject,
         decision: Decision,
     ) -> Refusal {
+        let class = request.class;
         self.inner.metrics.count_rate_limited(class, subject);
         let who = match subject {
             LimitSubject::Key(identity) => identity.clone(),
@@ -281,7 +284,7 @@ impl Gate {
         self.inner.security.raise_from(
             &who,
             SecurityEvent::now(
-                TenantId::default_tenant(),
+                tenant.cloned().unwrap_or_else(TenantId::default_tenant),
                 SecurityEvent::RATE_LIMITED,
                 SecuritySeverity::Low,
                 format!("{who} exceeded the {} rate limit", class.as_str()),
@@ -355,10 +358,11 @@ impl Gate {
 
     async fn authenticate(
         &self,
+        policy: &AccessPolicy,
         request: &Admission<'_>,
     ) -> Result<Principal, (AuthError, Option<TenantId>)> {
         if request.class == RouteClass::Ingest
-            && self.policy().ingest_needs_client_certificate
+            && policy.ingest_needs_client_certificate
             && !request.client_certificate
         {
             return Err((AuthError::ClientCertificate, None));
@@ -367,7 +371,6 @@ impl Gate {
         if looks_like_key(credential) {
             return self.inner.keys.verify_key(credential).await;
         }
-        let policy = self.policy();
         match &policy.jwt {
             Some(verifier) if JwtVerifier::looks_like_jwt(credential) => {
                 let identity = verifier.verify(credential).await.map_err(|e| {
