@@ -132,6 +132,15 @@ class Ward:
             env["WARD_TLS_CERT"] = str(self.tls_dir / "cert.pem")
             env["WARD_TLS_KEY"] = str(self.tls_dir / "key.pem")
         env.update(self.extra_env)
+        # The tests poll the query API in tight loops; rate limiting has tests of its own.
+        config = self.workdir / "ward.toml"
+        if not config.exists():
+            config.write_text(
+                "[rate_limits.query]\n"
+                "per_key = { rate = 10000, burst = 20000 }\n"
+                "per_ip = { rate = 10000, burst = 20000 }\n"
+            )
+        env["WARD_CONFIG"] = str(config)
         stdout = open(self.workdir / "ward.stdout", "wb")
         try:
             self.proc = subprocess.Popen(

@@ -68,7 +68,7 @@ def test_sdk_telemetry_is_scrubbed_and_credentials_are_reported(ward: Ward, serv
     message = root["events"][0]["attributes"]["exception.message"]
     assert "db.internal" in message and "[CONNECTION_STRING]" in message, message
 
-    events = ward.get("/api/v1/security/events", {"kind": "credential_in_telemetry", "limit": 1000})["events"]
+    events = ward.get("/api/v1/security/events", {"kind": "credential_in_telemetry", "limit": 1000}, key=ward.admin_key)["events"]
     mine = [e for e in events if e["service"] == service_name]
     assert_clean(str(mine))
     found = {(e["details"]["credential_type"], e["details"]["location"], e["details"]["signal"]) for e in mine}

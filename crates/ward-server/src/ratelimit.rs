@@ -1166,9 +1166,10 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..10_000u32 {
             let ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
-            // Same instant: nothing has refilled, so eviction has to drop live entries.
-            limiter.check(RouteClass::Ingest, &LimitSubject::Ip(ip), t0);
+            // Same instant: nothing has refilled, so eviction has to drop live entries. The
+            // address comes last, so no later insertion can evict the last one checked below.
             limiter.check(RouteClass::Ingest, &key(&format!("key-{i}")), t0);
+            limiter.check(RouteClass::Ingest, &LimitSubject::Ip(ip), t0);
             guard.record_failure(ip, t0);
             assert!(limiter.tracked() <= 1000);
             assert!(guard.tracked() <= 1000);

@@ -470,7 +470,7 @@ async fn migrations_are_idempotent_across_reopen() {
         write(&store, logs_batch("default", vec![log(T0, "svc", 9, "x")])).await;
         assert_eq!(
             store.with_admin(schema::applied_versions).unwrap(),
-            vec![1, 2]
+            vec![1, 2, 3]
         );
         store.shutdown().await.unwrap();
     }

@@ -48,7 +48,7 @@ operators = { email = { type = "pseudonym" } }
     )
     .unwrap();
     let w = Ward::start_in(dir.path(), &[], None);
-    let key = w.create_key(&["ingest", "read", "metrics"], "default");
+    let key = w.create_key(&["ingest", "read", "metrics", "security:read"], "default");
 
     // JSON lines: secrets in the message, in nested fields, under a password key.
     let lines = [

@@ -45,7 +45,10 @@ impl Ward {
     /// Starts Ward on an existing data directory; `admin_key` is the key of an earlier run.
     pub fn start_in(dir: &Path, env: &[(&str, &str)], admin_key: Option<String>) -> Ward {
         let http_port = free_port();
-        let grpc_port = free_port();
+        // The OS may hand the same released port out twice in a row.
+        let grpc_port = std::iter::repeat_with(free_port)
+            .find(|p| *p != http_port)
+            .unwrap();
         let mut cmd = Command::new(ward_bin());
         cmd.arg("serve")
             .env_clear()
