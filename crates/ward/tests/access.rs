@@ -536,3 +536,102 @@ fn no_route_parameter_or_header_reaches_another_tenant() {
     // The trace route answers "not found" for another tenant's trace, as for no trace at all.
     assert_eq!(status(&w, &a, &format!("/api/v1/traces/{trace_id}")), 404);
 }
+
+/// An HS256 token signed with `secret`.
+fn hs256(secret: &[u8], claims: Value) -> String {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let input = format!(
+        "{}.{}",
+        b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let signature = ring::hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", b64(signature.as_ref()))
+}
+
+/// Identity-provider tokens through the real binary: the tenant and roles come from the
+/// claims, and the signing secret rotates with a configuration reload and no restart.
+#[test]
+fn tokens_map_to_tenant_and_role_and_secrets_rotate_by_reload() {
+    let conf = tempfile::tempdir().unwrap();
+    let old_secret = conf.path().join("old.secret");
+    let new_secret = conf.path().join("new.secret");
+    std::fs::write(&old_secret, "old-signing-secret-of-at-least-32-bytes!\n").unwrap();
+    std::fs::write(&new_secret, "new-signing-secret-of-at-least-32-bytes!\n").unwrap();
+    let config = |files: &[&std::path::Path]| {
+        let files: Vec<String> = files
+            .iter()
+            .map(|p| format!("{:?}", p.to_str().unwrap()))
+            .collect();
+        format!(
+            "[auth.jwt]\nenabled = true\nissuer = \"https://idp.test\"\naudiences = [\"ward\"]\n\
+             algorithms = [\"HS256\"]\nhs256_secret_files = [{}]\n\
+             role_map = {{ \"sre\" = \"operator\" }}\n",
+            files.join(", ")
+        )
+    };
+    let path = conf.path().join("ward.toml");
+    std::fs::write(&path, config(&[&old_secret])).unwrap();
+    let w = Ward::start(&[("WARD_CONFIG", path.to_str().unwrap())]);
+    let now = common::now_ns() as i64 / 1_000_000_000;
+    let claims = |role: &str| {
+        json!({"iss": "https://idp.test", "aud": "ward", "sub": "alice", "iat": now,
+               "exp": now + 600, "ward_tenant": "team-a", "ward_roles": [role]})
+    };
+    let old_token = hs256(b"old-signing-secret-of-at-least-32-bytes!", claims("sre"));
+    let new_token = hs256(b"new-signing-secret-of-at-least-32-bytes!", claims("sre"));
+    // "sre" maps to operator: security events yes, key creation no.
+    assert_eq!(status(&w, &old_token, "/api/v1/security/events"), 200);
+    let r = http()
+        .post(format!("{}/api/v1/keys", w.http))
+        .bearer_auth(&old_token)
+        .json(&json!({"scopes": ["read"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(status(&w, &new_token, "/api/v1/services"), 401);
+    // The token's tenant is team-a: it sees team-a's data only.
+    let a_key = w.create_key(&["ingest"], "team-a");
+    let body = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{
+        "timeUnixNano": common::now_ns().to_string(), "body": {"stringValue": "for team a"}}]}]}]});
+    let r = http()
+        .post(format!("{}/v1/logs", w.http))
+        .bearer_auth(&a_key)
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let logs = get(&w, &old_token, "/api/v1/logs?q=team");
+    assert_eq!(logs["logs"].as_array().unwrap().len(), 1, "{logs}");
+    assert!(
+        get(&w, &w.admin_key, "/api/v1/logs?q=team")["logs"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Rotation: both secrets, then only the new one.
+    std::fs::write(&path, config(&[&old_secret, &new_secret])).unwrap();
+    let wait_for = |token: &str, want: u16| {
+        for _ in 0..60 {
+            if status(&w, token, "/api/v1/services") == want {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("never {want}: {}", w.log_text());
+    };
+    wait_for(&new_token, 200);
+    assert_eq!(status(&w, &old_token, "/api/v1/services"), 200);
+    std::fs::write(&path, config(&[&new_secret])).unwrap();
+    wait_for(&old_token, 401);
+    assert_eq!(status(&w, &new_token, "/api/v1/services"), 200);
+    let failed = wait_events(&w, "authentication_failed", 1);
+    assert!(
+        failed
+            .iter()
+            .any(|e| e["details"]["reason"] == "invalid_token")
+    );
+}
