@@ -58,7 +58,7 @@ impl SecurityEvents {
         }
     }
 
-    /// Raises `event` unless `source` already raised [`EVENTS_PER_SOURCE`] events of its kind
+    /// Raises `event` unless `source` already raised 10 events of its kind
     /// in the current minute; those are only counted.
     pub fn raise_from(&self, source: &str, event: SecurityEvent) {
         self.raise_at_most(EVENTS_PER_SOURCE, source, event);

@@ -10,8 +10,8 @@
 //!
 //! Client certificates (`tls.client_auth`) are verified by rustls against `tls.client_ca`; the
 //! subject of a verified certificate reaches handlers as the [`ClientCertificate`] request
-//! extension, and [`require_client_certificate`] guards the ingest routes when
-//! `client_auth = "ingest"`.
+//! extension (gRPC: [`crate::listener::ConnInfo`]), and the gate refuses ingest without one
+//! when `client_auth = "ingest"`.
 
 pub mod x509;
 
