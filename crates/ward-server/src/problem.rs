@@ -128,3 +128,148 @@ impl From<ward_store::StoreError> for Problem {
         }
     }
 }
+
+/// `axum::extract::Query` whose rejection is a problem (400), not axum's plain-text answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Query(v))
+            .map_err(|e| Problem::bad_request(e.body_text()))
+    }
+}
+
+/// `axum::extract::Path` whose rejection is a problem (400), not axum's plain-text answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Problem> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e| Problem::bad_request(e.body_text()))
+    }
+}
+
+/// A JSON request body whose rejection is a problem: 415 without `Content-Type:
+/// application/json`, 400 for a body that is not JSON or not the expected shape (axum alone
+/// answers plain text, and 422 for the latter).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonBody<T>(pub T);
+
+/// The problem for a refused JSON body.
+fn json_problem(e: axum::extract::rejection::JsonRejection) -> Problem {
+    use axum::extract::rejection::JsonRejection;
+    match e {
+        JsonRejection::MissingJsonContentType(_) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected a body with Content-Type: application/json",
+        ),
+        other => Problem::bad_request(other.body_text()),
+    }
+}
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        <axum::Json<T> as axum::extract::FromRequest<S>>::from_request(req, state)
+            .await
+            .map(|axum::Json(v)| JsonBody(v))
+            .map_err(json_problem)
+    }
+}
+
+impl<T, S> axum::extract::OptionalFromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Option<Self>, Problem> {
+        <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(req, state)
+            .await
+            .map(|o| o.map(|axum::Json(v)| JsonBody(v)))
+            .map_err(json_problem)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::{FromRequest, FromRequestParts};
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Params {
+        #[allow(dead_code)]
+        limit: Option<u32>,
+    }
+
+    fn content_type(p: &Problem) -> String {
+        let r = p.clone().into_response();
+        r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn bad_query_is_a_400_problem() {
+        let req = axum::http::Request::get("/x?limit=null").body(()).unwrap();
+        let (mut parts, ()) = req.into_parts();
+        let p = Query::<Params>::from_request_parts(&mut parts, &())
+            .await
+            .unwrap_err();
+        assert_eq!(p.status, 400);
+        assert!(p.detail.as_deref().unwrap().contains("limit"), "{p:?}");
+        assert_eq!(content_type(&p), "application/problem+json");
+    }
+
+    #[tokio::test]
+    async fn json_body_without_content_type_is_415_and_bad_shape_is_400() {
+        let req = axum::http::Request::post("/x")
+            .body(Body::from("{}"))
+            .unwrap();
+        let p = JsonBody::<Params>::from_request(req, &())
+            .await
+            .unwrap_err();
+        assert_eq!(p.status, 415);
+        let req = axum::http::Request::post("/x")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"limit": {}}"#))
+            .unwrap();
+        let p = JsonBody::<Params>::from_request(req, &())
+            .await
+            .unwrap_err();
+        assert_eq!(p.status, 400);
+        assert_eq!(content_type(&p), "application/problem+json");
+    }
+}

@@ -8,7 +8,7 @@
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,7 +28,7 @@ use ward_ingest::{DecodeError, Normalize, decompress, jsonlines};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::pipeline::{Accepted, IngestError, SignalKind};
-use crate::problem::Problem;
+use crate::problem::{Problem, Query};
 
 /// `google.rpc.Status`, the error body OTLP/HTTP prescribes.
 #[derive(Clone, PartialEq, prost::Message, Serialize)]

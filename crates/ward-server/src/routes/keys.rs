@@ -7,7 +7,7 @@
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use ward_model::{SecurityEvent, SecuritySeverity, TenantId};
@@ -16,7 +16,7 @@ use ward_store::{KeyRecord, Rotation};
 use crate::AppState;
 use crate::auth::{Principal, mint, successor};
 use crate::authz::Grants;
-use crate::problem::Problem;
+use crate::problem::{JsonBody, Path, Problem};
 
 /// Longest rotation grace period: a forgotten old key must not live on for months.
 const MAX_GRACE: &str = "30d";
@@ -207,7 +207,7 @@ fn key_event(
 pub async fn create(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Json(body): Json<CreateKey>,
+    JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), Problem> {
     let tenant = match &body.tenant {
         Some(t) => TenantId::new(t).map_err(|e| Problem::bad_request(e.to_string()))?,
@@ -333,9 +333,9 @@ pub async fn rotate(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    body: Option<Json<RotateKey>>,
+    body: Option<JsonBody<RotateKey>>,
 ) -> Result<(StatusCode, Json<CreatedKey>), Problem> {
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.map(|JsonBody(b)| b).unwrap_or_default();
     let grace = parse_grace(body.grace.as_deref()).map_err(Problem::bad_request)?;
     let old = manageable(&state, &principal, &id).await?;
     check_grants(&principal, &Grants::parse_lenient(&old.scopes))?;

@@ -3,7 +3,7 @@
 
 use axum::Extension;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use ward_model::filter::{CmpOp, Condition, Filter, Signal};
 use ward_model::time::{NANOS_PER_SEC, now_unix_nanos, parse_duration, parse_instant};
@@ -12,7 +12,7 @@ use ward_store::{LogQuery, ServiceSummary, TraceQuery, TraceSummary};
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::problem::Problem;
+use crate::problem::{Path, Problem, Query};
 use crate::routes::views::{LogView, TraceView, build_trace};
 
 /// Page size when none is asked for.

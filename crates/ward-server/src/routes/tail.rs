@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Extension;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt, stream};
 use tokio_stream::wrappers::BroadcastStream;
@@ -15,7 +15,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::problem::Problem;
+use crate::problem::{Problem, Query};
 use crate::routes::query::{LogParams, log_filter};
 use crate::routes::views::LogView;
 
