@@ -129,12 +129,20 @@ operators = { email = { type = "pseudonym" } }
     ));
 
     // Credentials raise security events: service, type and location, never the value.
-    let events = get(
-        &w,
-        &key,
-        "/api/v1/security/events?kind=credential_in_telemetry",
-    );
-    let events = events["events"].as_array().unwrap().clone();
+    // Events are stored in the background: wait for the last one (from the traces).
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        let page = get(
+            &w,
+            &key,
+            "/api/v1/security/events?kind=credential_in_telemetry",
+        );
+        events = page["events"].as_array().unwrap().clone();
+        if events.iter().any(|e| e["details"]["signal"] == "traces") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let text = Value::Array(events.clone()).to_string();
     assert_no_secret(&text);
     let has = |service: &str, credential: &str, location: &str| {
