@@ -273,9 +273,16 @@ impl KeyVerifier {
             if usage.len() >= MAX_CACHED_KEYS && !usage.contains_key(id) {
                 return;
             }
-            let entry = usage.entry(id.to_owned()).or_insert((0, 0));
-            entry.0 += 1;
-            entry.1 = entry.1.max(now);
+            // Look up before inserting: the id is copied only for a key's first use.
+            match usage.get_mut(id) {
+                Some(entry) => {
+                    entry.0 += 1;
+                    entry.1 = entry.1.max(now);
+                }
+                None => {
+                    usage.insert(id.to_owned(), (1, now));
+                }
+            }
         }
     }
 

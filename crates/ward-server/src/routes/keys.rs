@@ -136,6 +136,27 @@ pub fn parse_scopes(names: &[String]) -> Result<Grants, String> {
     Grants::parse(names).map_err(|e| e.to_string())
 }
 
+/// When the rotated key `id` stops working, or why it could not be rotated (the status of the
+/// API's answer, and a message for people).
+pub fn rotated(id: &str, outcome: Rotation) -> Result<i64, (StatusCode, String)> {
+    match outcome {
+        Rotation::Rotated {
+            old_expires_at_unix_nano,
+        } => Ok(old_expires_at_unix_nano),
+        Rotation::NotFound => Err((StatusCode::NOT_FOUND, format!("no key {id:?}"))),
+        Rotation::NotRotatable {
+            replaced_by: Some(next),
+        } => Err((
+            StatusCode::CONFLICT,
+            format!("key {id} was already rotated to {next}; rotate that one"),
+        )),
+        Rotation::NotRotatable { replaced_by: None } => Err((
+            StatusCode::CONFLICT,
+            format!("key {id} is revoked or expired; create a new key instead"),
+        )),
+    }
+}
+
 /// A rotation's grace period in nanoseconds: `24h` when not given, at most `30d`.
 pub fn parse_grace(grace: Option<&str>) -> Result<i64, String> {
     let grace = ward_model::time::parse_duration(grace.unwrap_or(DEFAULT_GRACE))?;
@@ -350,26 +371,8 @@ pub async fn rotate(
             .rotate_key(&key_id, &record, now.saturating_add(grace))
     })
     .await?;
-    let old_expires = match outcome {
-        Rotation::Rotated {
-            old_expires_at_unix_nano,
-        } => old_expires_at_unix_nano,
-        Rotation::NotFound => return Err(Problem::not_found(format!("no key {id:?}"))),
-        Rotation::NotRotatable {
-            replaced_by: Some(next),
-        } => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                format!("key {id} was already rotated to {next}; rotate that one"),
-            ));
-        }
-        Rotation::NotRotatable { replaced_by: None } => {
-            return Err(Problem::new(
-                StatusCode::CONFLICT,
-                format!("key {id} is revoked or expired; create a new key instead"),
-            ));
-        }
-    };
+    let old_expires =
+        rotated(&id, outcome).map_err(|(status, message)| Problem::new(status, message))?;
     state.gate.keys().forget(&id);
     tracing::info!(key_id = %id, new_key_id = %minted.record.id, by = %principal.identity, "API key rotated");
     key_event(

@@ -8,8 +8,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use ward_model::TenantId;
 use ward_server::auth::{mint, successor};
-use ward_server::routes::keys::{KeyView, parse_expiry, parse_grace, parse_scopes};
-use ward_store::{KeyAdmin, Rotation};
+use ward_server::routes::keys::{KeyView, parse_expiry, parse_grace, parse_scopes, rotated};
+use ward_store::KeyAdmin;
 
 use super::{ConfigArg, Remote};
 use crate::client::Client;
@@ -241,22 +241,15 @@ pub async fn run(cmd: KeysCommand) -> anyhow::Result<()> {
                 };
                 let now = ward_model::time::now_unix_nanos();
                 let minted = successor(&old, now);
-                match keys.rotate_key(&id, &minted.record, now.saturating_add(grace_nanos))? {
-                    Rotation::Rotated {
-                        old_expires_at_unix_nano,
-                    } => (
-                        minted.text.to_string(),
-                        minted.record.id.clone(),
-                        ward_model::time::format_rfc3339(old_expires_at_unix_nano),
-                    ),
-                    Rotation::NotFound => bail!("no key {id:?}"),
-                    Rotation::NotRotatable {
-                        replaced_by: Some(next),
-                    } => bail!("key {id} was already rotated to {next}; rotate that one"),
-                    Rotation::NotRotatable { replaced_by: None } => {
-                        bail!("key {id} is revoked or expired; create a new key instead")
-                    }
-                }
+                let outcome =
+                    keys.rotate_key(&id, &minted.record, now.saturating_add(grace_nanos))?;
+                let old_expires =
+                    rotated(&id, outcome).map_err(|(_, message)| anyhow::anyhow!(message))?;
+                (
+                    minted.text.to_string(),
+                    minted.record.id.clone(),
+                    ward_model::time::format_rfc3339(old_expires),
+                )
             };
             eprintln!(
                 "rotated key {id} to {new_id}; {id} keeps working until {old_expires}. \
