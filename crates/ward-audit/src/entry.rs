@@ -167,6 +167,12 @@ impl Details {
         Self::from_value(&v)
     }
 
+    /// Text read back from storage or an export, kept exactly as it is: verification hashes
+    /// the stored text and must never re-serialize it.
+    pub fn stored(text: String) -> Self {
+        Details(text)
+    }
+
     /// The canonical text (what is hashed).
     pub fn as_str(&self) -> &str {
         &self.0

@@ -105,6 +105,7 @@
 #![warn(missing_docs)]
 
 mod admin;
+pub mod audit;
 mod block;
 mod cursor;
 mod error;
