@@ -45,7 +45,7 @@ fn draft(i: usize) -> AuditDraft {
         on_behalf_of: Some(format!("u{}", i % 3)),
         action: "tool.call".into(),
         resource: format!("crm/ticket/{i}"),
-        outcome: if i % 5 == 0 {
+        outcome: if i.is_multiple_of(5) {
             Outcome::Failure
         } else {
             Outcome::Success
