@@ -4,12 +4,18 @@
 
 use std::path::Path;
 
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, params};
 use serde::Serialize;
 use serde_json::Value;
 use ward_audit::{Checkpoint, Entry, ExportLine, Outcome, PublicKey, TenantId, Verdict, Verifier};
 
-use super::rows::{CHECKPOINT_COLUMNS, ENTRY_COLUMNS, checkpoint_from_row, entry_from_row};
+use super::rows::{
+    CHECKPOINT_COLUMNS, COLUMNS_AFTER_TENANT, ENTRY_COLUMNS, RawRows, blank_entry,
+    checkpoint_from_row, entry_from_row, fill_entry_from_row,
+};
 use super::subjects::{KeyLookup, user_subject};
 use super::{AUDIT_DB_FILE, Erasure, PruneRun};
 use crate::error::{Result, StoreError};
@@ -99,6 +105,71 @@ impl std::fmt::Debug for AuditReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditReader").finish_non_exhaustive()
     }
+}
+
+/// A line of a scan: an entry's row, or a checkpoint.
+enum Walked<'a, 'r> {
+    Row(&'a rusqlite::Row<'r>),
+    Checkpoint(Checkpoint),
+}
+
+/// Lines per batch handed from the reading thread to the verifying one.
+const BATCH_LINES: usize = 2_048;
+/// Batches queued between the two (bounds memory).
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// A batch of rows (copied out of SQLite) and checkpoints, in stream order.
+#[derive(Default)]
+struct Batch {
+    rows: RawRows,
+    lines: Vec<BatchLine>,
+}
+
+enum BatchLine {
+    /// The row with this index in `rows`.
+    Entry(usize),
+    Checkpoint(Checkpoint),
+}
+
+/// How the verifying thread ended.
+enum Checked {
+    /// Every line was fed.
+    Done(Verifier),
+    /// The verifier found an inconsistency and stopped.
+    Broken(Verifier),
+    /// A row could not be decoded.
+    Failed(StoreError),
+}
+
+/// The verifying thread: decodes and feeds every batch, returning emptied batches for reuse.
+fn check_batches(
+    tenant: &TenantId,
+    keys: &[PublicKey],
+    batches: Receiver<Batch>,
+    free: SyncSender<Batch>,
+) -> Checked {
+    let mut verifier = Verifier::new(tenant.clone(), keys);
+    let mut entry = blank_entry(tenant.clone());
+    for mut batch in batches {
+        for line in batch.lines.drain(..) {
+            let fed = match line {
+                BatchLine::Entry(index) => {
+                    if let Err(e) = fill_entry_from_row(&batch.rows.row(index), &mut entry) {
+                        return Checked::Failed(e);
+                    }
+                    verifier.entry(&entry)
+                }
+                BatchLine::Checkpoint(c) => verifier.checkpoint(&c),
+            };
+            if fed.is_err() {
+                // Dropping the receiver stops the reader.
+                return Checked::Broken(verifier);
+            }
+        }
+        batch.rows.clear();
+        let _ = free.try_send(batch);
+    }
+    Checked::Done(verifier)
 }
 
 /// Rows between progress callbacks.
@@ -211,6 +282,27 @@ impl AuditReader {
     where
         E: From<StoreError>,
     {
+        self.walk(tenant, range, |line| match line {
+            Walked::Row(row) => {
+                let mut entry = blank_entry(tenant.clone());
+                fill_entry_from_row(row, &mut entry)?;
+                each(ExportLine::Entry(entry))
+            }
+            Walked::Checkpoint(c) => each(ExportLine::Checkpoint(c)),
+        })
+    }
+
+    /// The rows behind [`AuditReader::lines`], undecoded: entries in stored (append) order,
+    /// each checkpoint right after the entry it covers.
+    fn walk<E>(
+        &self,
+        tenant: &TenantId,
+        range: SeqRange,
+        mut each: impl FnMut(Walked<'_, '_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<StoreError>,
+    {
         let from = range.from.min(i64::MAX as u64) as i64;
         let to = range.to.min(i64::MAX as u64) as i64;
         let mut cps = self
@@ -223,70 +315,163 @@ impl AuditReader {
         let mut cps = cps
             .query(params![tenant.as_str(), from, to])
             .map_err(StoreError::from)?;
-        let mut pending: Option<Checkpoint> = None;
         let next_cp = |cps: &mut rusqlite::Rows<'_>| -> Result<Option<Checkpoint>> {
             match cps.next()? {
                 Some(row) => checkpoint_from_row(row).map(Some),
                 None => Ok(None),
             }
         };
-        pending = pending.or(next_cp(&mut cps)?);
+        let mut pending = next_cp(&mut cps)?;
 
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_entries
-                 WHERE tenant = ?1 AND seq >= ?2 AND seq <= ?3 ORDER BY id"
-            ))
-            .map_err(StoreError::from)?;
+        let sql = self.entry_scan(tenant, from, to)?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(StoreError::from)?;
         let mut rows = stmt
             .query(params![tenant.as_str(), from, to])
             .map_err(StoreError::from)?;
         while let Some(row) = rows.next().map_err(StoreError::from)? {
-            let entry = entry_from_row(row)?;
-            let seq = entry.seq;
-            each(ExportLine::Entry(entry))?;
-            while let Some(cp) = pending.take_if(|cp| cp.seq <= seq) {
-                each(ExportLine::Checkpoint(cp))?;
+            each(Walked::Row(row))?;
+            // A seq that is not an integer fails the row's decoding; no checkpoint follows it.
+            let Ok(ValueRef::Integer(seq)) = row.get_ref(1) else {
+                continue;
+            };
+            while let Some(cp) = pending.take_if(|cp| cp.seq as i64 <= seq) {
+                each(Walked::Checkpoint(cp))?;
                 pending = next_cp(&mut cps)?;
             }
         }
         while let Some(cp) = pending.take() {
-            each(ExportLine::Checkpoint(cp))?;
+            each(Walked::Checkpoint(cp))?;
             pending = next_cp(&mut cps)?;
         }
         Ok(())
     }
 
+    /// The statement selecting the entries of `tenant` with seq in `[from, to]` in rowid
+    /// (append) order, with parameters ?1 tenant, ?2 from, ?3 to.
+    ///
+    /// Going through the `(tenant, seq)` index would make SQLite sort the whole range in a
+    /// temporary B-tree: memory and time growing with the trail, and a random table access per
+    /// row. When the range holds a fair share of the table (by estimates that cost two index
+    /// probes) the table is walked in rowid order instead; otherwise the index bounds the
+    /// rowids first, and the span between them is walked when the range's rows are most of it.
+    fn entry_scan(&self, tenant: &TenantId, from: i64, to: i64) -> Result<String> {
+        // The tenant column is not decoded (the rows are the tenant's): NULL in its place.
+        let walk = |bounds: &str| {
+            format!(
+                "SELECT NULL, {COLUMNS_AFTER_TENANT} FROM audit_entries NOT INDEXED
+                 WHERE {bounds}tenant = ?1 AND seq >= ?2 AND seq <= ?3 ORDER BY id"
+            )
+        };
+        // One extremum per statement: SQLite answers min() or max() alone from the index in
+        // one probe, but both together by scanning the range.
+        let extremum = |sql: &str| -> Result<Option<i64>> {
+            Ok(self
+                .conn
+                .prepare_cached(sql)?
+                .query_row(params![tenant.as_str(), from, to], |r| r.get(0))?)
+        };
+        let low = extremum(
+            "SELECT min(seq) FROM audit_entries WHERE tenant = ?1 AND seq >= ?2 AND seq <= ?3",
+        )?;
+        let high = extremum(
+            "SELECT max(seq) FROM audit_entries WHERE tenant = ?1 AND seq >= ?2 AND seq <= ?3",
+        )?;
+        let (Some(low), Some(high)) = (low, high) else {
+            // Nothing in range: a walk of an empty rowid span.
+            return Ok(walk("id < 0 AND "));
+        };
+        let first_id: Option<i64> =
+            self.conn
+                .query_row("SELECT min(id) FROM audit_entries", [], |r| r.get(0))?;
+        let last_id: Option<i64> =
+            self.conn
+                .query_row("SELECT max(id) FROM audit_entries", [], |r| r.get(0))?;
+        let table = last_id
+            .unwrap_or(0)
+            .saturating_sub(first_id.unwrap_or(0))
+            .saturating_add(1);
+        let estimate = high.saturating_sub(low).saturating_add(1);
+        if estimate.saturating_mul(4) >= table {
+            return Ok(walk(""));
+        }
+        let (count, lo, hi): (i64, Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), min(id), max(id) FROM audit_entries
+             WHERE tenant = ?1 AND seq >= ?2 AND seq <= ?3",
+            params![tenant.as_str(), from, to],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let (lo, hi) = (lo.unwrap_or(1), hi.unwrap_or(0));
+        let bounds = format!("id >= {lo} AND id <= {hi} AND ");
+        if hi.saturating_sub(lo).saturating_add(1) <= count.saturating_mul(4) {
+            Ok(walk(&bounds))
+        } else {
+            Ok(format!(
+                "SELECT {ENTRY_COLUMNS} FROM audit_entries
+                 WHERE {bounds}tenant = ?1 AND seq >= ?2 AND seq <= ?3 ORDER BY id"
+            ))
+        }
+    }
+
     /// Verifies `tenant`'s whole trail against `keys`; `progress` is called with the number of
     /// entries read so far every few thousand entries.
+    ///
+    /// Two threads: this one steps SQLite and copies each row's bytes into batches; the other
+    /// decodes the rows and runs the [`Verifier`] (hashing). Batches are recycled, so memory
+    /// stays constant.
     pub fn verify(
         &self,
         tenant: &TenantId,
         keys: &[PublicKey],
         mut progress: impl FnMut(u64),
     ) -> Result<Verdict> {
-        let mut verifier = Verifier::new(tenant.clone(), keys);
-        let mut seen = 0u64;
-        let stop = self.lines(tenant, SeqRange::ALL, |line| -> Result<()> {
-            let entry = matches!(line, ExportLine::Entry(_));
-            verifier
-                .line(&line)
-                .map_err(|_| StoreError::Internal("verification stopped".into()))?;
-            if entry {
-                seen += 1;
-                if seen.is_multiple_of(PROGRESS_EVERY) {
-                    progress(seen);
+        // Map the whole file (reads without copies); back to the usual size afterwards.
+        let _ = self.conn.execute_batch("PRAGMA mmap_size=2147418112;");
+        let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+        let (free_tx, free_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT + 2);
+        let outcome = std::thread::scope(|scope| {
+            let checker = std::thread::Builder::new()
+                .name("ward-audit-verify".into())
+                .spawn_scoped(scope, move || check_batches(tenant, keys, full_rx, free_tx))
+                .map_err(StoreError::Io)?;
+            let mut batch = Batch::default();
+            let mut seen = 0u64;
+            let read = self.walk(tenant, SeqRange::ALL, |line| -> Result<()> {
+                match line {
+                    Walked::Row(row) => {
+                        let index = batch.rows.push(row)?;
+                        batch.lines.push(BatchLine::Entry(index));
+                        seen += 1;
+                        if seen.is_multiple_of(PROGRESS_EVERY) {
+                            progress(seen);
+                        }
+                    }
+                    Walked::Checkpoint(c) => batch.lines.push(BatchLine::Checkpoint(c)),
                 }
+                if batch.lines.len() >= BATCH_LINES {
+                    let next = free_rx.try_recv().unwrap_or_default();
+                    full_tx
+                        .send(std::mem::replace(&mut batch, next))
+                        .map_err(|_| StoreError::Internal("verification stopped".into()))?;
+                }
+                Ok(())
+            });
+            // Whatever was read goes to the checker, even after a read error: an
+            // inconsistency before the unreadable row is the verdict.
+            let _ = full_tx.send(batch);
+            drop(full_tx);
+            progress(seen);
+            let checked = checker
+                .join()
+                .map_err(|_| StoreError::Internal("the audit verifier panicked".into()))?;
+            match (checked, read) {
+                (Checked::Done(verifier), Ok(())) => Ok(verifier.finish()),
+                (Checked::Broken(verifier), _) => Ok(verifier.finish()),
+                (Checked::Failed(e), _) => Err(e),
+                (Checked::Done(_), Err(e)) => Err(e),
             }
-            Ok(())
         });
-        progress(seen);
-        match stop {
-            // The verifier stopped at the first inconsistency; finish() reports it.
-            Ok(()) | Err(StoreError::Internal(_)) => Ok(verifier.finish()),
-            Err(e) => Err(e),
-        }
+        let _ = self.conn.execute_batch("PRAGMA mmap_size=268435456;");
+        outcome
     }
 
     /// A page of entries matching `q`, newest first, personal fields opened.
