@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "ward", version, about, long_about = None)]
 #[command(
-    after_help = "Examples:\n  ward serve                                  # start with ./ward.toml or defaults, data in ./ward-data\n  ward keys create --tenant default --scope ingest\n  ward query logs 'service:planner level>=warn \"timeout\"' --since 1h\n  ward tail 'level>=error'"
+    after_help = "Examples:\n  ward serve                                  # start with ./ward.toml or defaults, data in ./ward-data\n  ward keys create --tenant default --scope ingest\n  ward query logs 'service:planner level>=warn \"timeout\"' --since 1h\n  ward tail 'level>=error'\n  ward audit verify"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +33,9 @@ enum Command {
     /// Query stored logs, traces and services.
     #[command(subcommand)]
     Query(commands::query::QueryCommand),
+    /// Query, export, verify and report on the tamper-evident audit trail; erase a person.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Follow new log records as they are committed.
     #[command(
         after_help = "Examples:\n  ward tail\n  ward tail 'service:planner level>=warn'\n  ward tail '\"timeout\"' --json | jq .body"
@@ -69,7 +72,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        let done = match cli.command {
+            Command::Audit(cmd) => return commands::audit::run(cmd).await,
             Command::Serve(args) => commands::serve::run(args).await,
             Command::Keys(cmd) => commands::keys::run(cmd).await,
             Command::Query(cmd) => commands::query::run(cmd).await,
@@ -78,10 +82,11 @@ fn main() -> ExitCode {
             Command::Bench(cmd) => bench::run(cmd).await,
             Command::Redact(args) => commands::redact::run(args),
             Command::DevCert(args) => commands::dev_cert::run(args),
-        }
+        };
+        done.map(|()| ExitCode::SUCCESS)
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -1,5 +1,6 @@
 //! One module per command family.
 
+pub mod audit;
 pub mod config;
 pub mod dev_cert;
 pub mod keys;
