@@ -64,7 +64,13 @@ async fn append(store: &AuditStore, n: usize) -> Vec<Appended> {
     let mut out = Vec::new();
     for start in (0..n).step_by(5) {
         let drafts = (start..n.min(start + 5)).map(draft).collect();
-        out.extend(store.append(tenant(), drafts, personal()).unwrap().await.unwrap());
+        out.extend(
+            store
+                .append(tenant(), drafts, personal())
+                .unwrap()
+                .await
+                .unwrap(),
+        );
     }
     out
 }
