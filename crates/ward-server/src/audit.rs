@@ -262,3 +262,126 @@ fn system_draft(event: &SecurityEvent) -> Option<AuditDraft> {
         details,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::Router;
+    use axum::routing::post;
+    use ward_audit::Checkpoint;
+
+    use super::*;
+
+    fn draft(i: usize) -> AuditDraft {
+        AuditDraft {
+            system: false,
+            agent: "bot".into(),
+            on_behalf_of: None,
+            action: "tool.call".into(),
+            resource: format!("r/{i}"),
+            outcome: Outcome::Success,
+            trace_id: None,
+            details: Map::new(),
+        }
+    }
+
+    /// Checkpoints reach the directory and the webhook, signed by the published key; a
+    /// webhook that fails at first gets them on a retry.
+    #[tokio::test]
+    async fn checkpoints_are_pushed_off_the_machine() {
+        let received: Arc<Mutex<Vec<Checkpoint>>> = Arc::default();
+        let failures = Arc::new(std::sync::atomic::AtomicU32::new(1));
+        let app = {
+            let received = received.clone();
+            let failures = failures.clone();
+            Router::new().route(
+                "/checkpoints",
+                post(move |body: axum::Json<Checkpoint>| {
+                    let received = received.clone();
+                    let failures = failures.clone();
+                    async move {
+                        if failures
+                            .fetch_update(
+                                std::sync::atomic::Ordering::SeqCst,
+                                std::sync::atomic::Ordering::SeqCst,
+                                |n| n.checked_sub(1),
+                            )
+                            .is_ok()
+                        {
+                            return http::StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        received.lock().unwrap().push(body.0);
+                        http::StatusCode::NO_CONTENT
+                    }
+                }),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let dir = tempfile::tempdir().unwrap();
+        let witness = dir.path().join("witness");
+        let section = AuditSection {
+            checkpoint_every: 5,
+            checkpoint_interval: "0s".into(),
+            checkpoint_dir: witness.display().to_string(),
+            checkpoint_webhook: format!("http://{addr}/checkpoints"),
+            ..Default::default()
+        };
+        let settings = section.settings(dir.path()).unwrap();
+        let trail = AuditTrail::open(dir.path(), settings, Arc::new(Metrics::new())).unwrap();
+        let tenant = TenantId::new("acme").unwrap();
+        for _ in 0..2 {
+            trail
+                .append(tenant.clone(), (0..5).map(draft).collect())
+                .await
+                .unwrap();
+        }
+        trail.shutdown().await.unwrap();
+
+        let key = trail.signing_key().clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while received.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let pushed = received.lock().unwrap().clone();
+        assert_eq!(pushed.iter().map(|c| c.seq).collect::<Vec<_>>(), [5, 10]);
+        for cp in &pushed {
+            cp.verify(&key).unwrap();
+        }
+        for seq in [5u64, 10] {
+            let path = witness.join("acme").join(format!("{seq:020}.json"));
+            let cp: Checkpoint = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            cp.verify(&key).unwrap();
+            assert_eq!(cp.seq, seq);
+        }
+        assert_eq!(failures.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn system_entries_name_the_action_and_never_the_secret() {
+        let event = SecurityEvent::now(
+            TenantId::new("acme").unwrap(),
+            SecurityEvent::KEY_CREATED,
+            ward_model::SecuritySeverity::Medium,
+            "key created",
+        )
+        .with("key_id", "abc123abc123")
+        .with("by", "key:fff000fff000");
+        let d = system_draft(&event).unwrap();
+        assert!(d.system);
+        assert_eq!(
+            (d.agent.as_str(), d.action.as_str(), d.resource.as_str()),
+            ("key:fff000fff000", "key.create", "key/abc123abc123")
+        );
+        let refused = SecurityEvent::now(
+            TenantId::new("acme").unwrap(),
+            SecurityEvent::AUTHENTICATION_FAILED,
+            ward_model::SecuritySeverity::Low,
+            "bad key",
+        );
+        assert!(system_draft(&refused).is_none());
+    }
+}
