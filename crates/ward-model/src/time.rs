@@ -53,6 +53,25 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(total)
 }
 
+/// Formats a duration in the largest unit that divides it exactly (`400d`, `36h`, `2s`,
+/// `250ms`), the inverse of [`parse_duration`] for such values.
+pub fn format_duration(nanos: i64) -> String {
+    const UNITS: [(i64, &str); 6] = [
+        (86_400 * NANOS_PER_SEC, "d"),
+        (3_600 * NANOS_PER_SEC, "h"),
+        (60 * NANOS_PER_SEC, "m"),
+        (NANOS_PER_SEC, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+    ];
+    for (size, unit) in UNITS {
+        if nanos != 0 && nanos % size == 0 {
+            return format!("{}{unit}", nanos / size);
+        }
+    }
+    format!("{nanos}ns")
+}
+
 /// Parses an instant into Unix nanoseconds. Accepts RFC 3339 (`2026-11-22T10:00:00Z`), an
 /// integer of Unix seconds, milliseconds or nanoseconds (told apart by magnitude), `now`, or a
 /// duration meaning "that long before `now_nanos`" (`1h`).
@@ -120,6 +139,20 @@ pub fn format_rfc3339(nanos: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_format_in_their_largest_exact_unit() {
+        for (text, back) in [
+            ("400d", "400d"),
+            ("36h", "36h"),
+            ("90s", "90s"),
+            ("1h30m", "90m"),
+            ("250ms", "250ms"),
+        ] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), back);
+        }
+        assert_eq!(format_duration(0), "0ns");
+    }
 
     #[test]
     fn durations_parse() {

@@ -72,6 +72,8 @@ pub struct Config {
     pub cors: crate::hardening::CorsConfig,
     /// TLS for both listeners, certificate reload and client certificates.
     pub tls: TlsSection,
+    /// The audit trail: checkpoints, retention, archival, personal fields.
+    pub audit: crate::audit::AuditSection,
 }
 
 impl Default for Config {
@@ -88,6 +90,7 @@ impl Default for Config {
             rate_limits: Default::default(),
             cors: Default::default(),
             tls: TlsSection::default(),
+            audit: Default::default(),
         }
     }
 }
@@ -409,6 +412,8 @@ pub struct Settings {
     pub max_header_bytes: usize,
     /// `server.max_connections`.
     pub max_connections: usize,
+    /// `[audit]`, validated.
+    pub audit: crate::audit::AuditSettings,
 }
 
 impl Settings {
@@ -617,7 +622,9 @@ impl Config {
                 message: "must be positive".into(),
             });
         }
+        let audit = self.audit.settings(&self.data_dir)?;
         Ok(Settings {
+            audit,
             tls,
             header_read_timeout,
             max_headers: self.server.max_headers,

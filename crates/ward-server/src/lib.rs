@@ -6,9 +6,11 @@
 //! and the permission the route needs, declared per route in [`router`]) → handler. Handlers
 //! only translate HTTP into calls on the store and the pipeline.
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod config;
+mod files;
 pub mod gate;
 pub mod grpc;
 pub mod hardening;
@@ -65,6 +67,8 @@ pub struct AppState {
     pub pipeline: Pipeline,
     /// Security event bus.
     pub security: SecurityEvents,
+    /// The audit trail.
+    pub audit: audit::AuditTrail,
     /// Ward's own metrics.
     pub metrics: Arc<Metrics>,
     /// Authentication and authorization of every request.
@@ -340,6 +344,55 @@ fn routes(state: &AppState) -> Routes {
         keys::rotate,
     )
     .add(
+        Method::POST,
+        "/api/v1/audit",
+        Needs(P::AuditWrite),
+        Ingest,
+        routes::audit::append,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/audit",
+        Needs(P::AuditRead),
+        Query,
+        routes::audit::query,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/audit/export",
+        Needs(P::AuditRead),
+        Query,
+        routes::audit::export,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/audit/verify",
+        Needs(P::AuditRead),
+        Query,
+        routes::audit::verify,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/audit/report",
+        Needs(P::AuditRead),
+        Query,
+        routes::audit::report,
+    )
+    .add(
+        Method::POST,
+        "/api/v1/audit/erasures",
+        Needs(P::Admin),
+        Admin,
+        routes::audit::erase,
+    )
+    .add(
+        Method::GET,
+        "/api/v1/audit/public-key",
+        Open,
+        Query,
+        routes::audit::public_key,
+    )
+    .add(
         Method::GET,
         "/metrics",
         Needs(P::Metrics),
@@ -417,6 +470,9 @@ pub enum ServerError {
     /// The TLS certificate, key or client CA could not be used.
     #[error("{key}: {source}", key = .0.config_key(), source = .0)]
     Tls(#[from] tls::TlsError),
+    /// The audit trail could not be opened.
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
     /// The pseudonym key could not be read or created.
     #[error("pseudonym key {path}: {source}")]
     PseudonymKey {
@@ -470,7 +526,13 @@ impl Server {
             );
         }
         let policies = settings.redact_policies.clone();
-        let security = SecurityEvents::start(store.clone(), metrics.clone());
+        let audit = audit::AuditTrail::open(
+            &settings.config.data_dir,
+            settings.audit.clone(),
+            metrics.clone(),
+        )?;
+        let security =
+            SecurityEvents::start(store.clone(), metrics.clone()).with_audit(audit.clone());
         let gate = Gate::new(
             KeyVerifier::new(store.clone()),
             security.clone(),
@@ -494,6 +556,7 @@ impl Server {
                 security.clone(),
             ),
             security,
+            audit,
             gate,
             cors: hardening::CorsPolicy::new(&settings.hardening),
             settings: Arc::new(settings),
@@ -562,6 +625,8 @@ impl Server {
         let shutdown_timeout = state.settings.shutdown_timeout;
         let store = state.store.clone();
         let security = state.security.clone();
+        let audit = state.audit.clone();
+        audit.spawn_retention(state.shutdown.clone());
         let keys = state.gate.keys().clone();
         let usage_task = tokio::spawn(flush_key_usage(keys.clone(), state.shutdown.clone()));
         let stopped = {
@@ -604,6 +669,9 @@ impl Server {
             let _ = usage_task.await;
             let _ = tokio::task::spawn_blocking(move || keys.flush_usage()).await;
             security.flush().await;
+            if let Err(e) = audit.shutdown().await {
+                tracing::error!(error = %e, "audit trail shutdown failed");
+            }
             let _ = store.shutdown().await;
             http_result
         };
@@ -660,7 +728,10 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let settings = crate::config::Config::default().settings().unwrap();
         let key = ward_redact::PseudonymKey::new([3u8; 32]);
-        let security = SecurityEvents::start(store.clone(), metrics.clone());
+        let audit_settings = settings.config.audit.settings(dir).unwrap();
+        let audit = audit::AuditTrail::open(dir, audit_settings, metrics.clone()).unwrap();
+        let security =
+            SecurityEvents::start(store.clone(), metrics.clone()).with_audit(audit.clone());
         let gate = Gate::new(
             KeyVerifier::new(store.clone()),
             security.clone(),
@@ -668,6 +739,7 @@ mod tests {
             AccessPolicy::from_settings(&settings),
         );
         AppState {
+            audit,
             pipeline: Pipeline::new(
                 store.clone(),
                 metrics.clone(),

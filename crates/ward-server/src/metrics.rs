@@ -124,6 +124,14 @@ pub struct Metrics {
     pub security_events: Family<SecurityLabels, Counter>,
     /// Security events that could not be stored (queue full or store error).
     pub security_events_lost: Counter,
+    /// Audit entries appended (by agents and by Ward itself).
+    pub audit_entries: Counter,
+    /// Ward's own actions that could not be recorded in the audit trail.
+    pub audit_entries_lost: Counter,
+    /// Audit entries archived and pruned by retention.
+    pub audit_pruned_entries: Counter,
+    /// Checkpoints that could not be pushed to `audit.checkpoint_dir` or the webhook.
+    pub audit_checkpoint_push_failures: Counter,
     /// Security events not raised because their source had raised too many of that kind.
     pub security_events_throttled: Counter,
     /// Requests refused for their credentials, by reason.
@@ -228,6 +236,30 @@ impl Metrics {
             "Security events that could not be stored (queue full or store failure)",
             security_events_lost.clone(),
         );
+        let audit_entries = Counter::default();
+        registry.register(
+            "audit_entries",
+            "Audit entries appended, by agents and by Ward itself",
+            audit_entries.clone(),
+        );
+        let audit_entries_lost = Counter::default();
+        registry.register(
+            "audit_entries_lost",
+            "Ward's own actions that could not be recorded in the audit trail",
+            audit_entries_lost.clone(),
+        );
+        let audit_pruned_entries = Counter::default();
+        registry.register(
+            "audit_pruned_entries",
+            "Audit entries archived and pruned by retention",
+            audit_pruned_entries.clone(),
+        );
+        let audit_checkpoint_push_failures = Counter::default();
+        registry.register(
+            "audit_checkpoint_push_failures",
+            "Audit checkpoints that could not be pushed off the machine",
+            audit_checkpoint_push_failures.clone(),
+        );
         let security_events_throttled = Counter::default();
         registry.register(
             "security_events_throttled",
@@ -290,6 +322,10 @@ impl Metrics {
             redactions,
             security_events,
             security_events_lost,
+            audit_entries,
+            audit_entries_lost,
+            audit_pruned_entries,
+            audit_checkpoint_push_failures,
             rate_limited,
             auth_blocked_sources,
         }

@@ -11,7 +11,6 @@
 //! counts redactions and raises security events.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde_json::Value;
@@ -200,13 +199,7 @@ pub fn load_or_create_master_key(path: &Path) -> std::io::Result<PseudonymKey> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let bytes: [u8; 32] = rand::random();
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(path)?;
-            file.write_all(format!("{}\n", hex::encode(bytes)).as_bytes())?;
-            file.sync_all()?;
+            crate::files::create_private(path, format!("{}\n", hex::encode(bytes)).as_bytes())?;
             Ok(PseudonymKey::new(bytes))
         }
         Err(e) => Err(e),

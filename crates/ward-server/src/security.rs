@@ -1,7 +1,8 @@
 //! The security event bus: every part of Ward that notices something an operator must know
-//! (the scrubber finding a credential today; authentication and key events later) calls
-//! [`SecurityEvents::raise`]. The bus counts the event in `/metrics` at once and stores it in
-//! the background, in batches, on the store's security log.
+//! (the scrubber finding a credential, authentication refusals, key and configuration changes)
+//! calls [`SecurityEvents::raise`]. The bus counts the event in `/metrics` at once, records the
+//! admin and security actions among them in the audit trail, and stores every event in the
+//! background, in batches, on the store's security log.
 //!
 //! The queue is bounded: if the store cannot keep up, events beyond the bound are counted in
 //! `ward_security_events_lost_total` and logged (without details) instead of growing memory.
@@ -14,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use ward_model::SecurityEvent;
 use ward_store::Store;
 
+use crate::audit::AuditTrail;
 use crate::metrics::{KindLabel, Metrics, SecurityLabels};
 
 /// Events waiting to be stored before new ones are dropped (and counted).
@@ -41,6 +43,7 @@ pub struct SecurityEvents {
     queue: mpsc::Sender<Message>,
     metrics: Arc<Metrics>,
     throttle: Arc<Mutex<HashMap<(String, String), Window>>>,
+    audit: Option<AuditTrail>,
 }
 
 /// Start of the current window and events raised in it, per (kind, source).
@@ -55,7 +58,15 @@ impl SecurityEvents {
             queue,
             metrics,
             throttle: Default::default(),
+            audit: None,
         }
+    }
+
+    /// Also records Ward's own admin and security actions (key lifecycle, configuration
+    /// changes, brute-force blocks) in the tenant's audit trail.
+    pub fn with_audit(mut self, audit: AuditTrail) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// Raises `event` unless `source` already raised 10 events of its kind
@@ -104,6 +115,9 @@ impl SecurityEvents {
                 severity: event.severity.as_str(),
             })
             .inc();
+        if let Some(audit) = &self.audit {
+            audit.record(&event);
+        }
         if self.queue.try_send(Message::Event(event)).is_err() {
             self.metrics.security_events_lost.inc();
             tracing::warn!("security event queue is full; an event was counted but not stored");

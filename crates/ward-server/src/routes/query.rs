@@ -111,7 +111,7 @@ fn time_range(
     Ok((from, to))
 }
 
-fn limit(requested: Option<usize>) -> Result<usize, Problem> {
+pub(crate) fn limit(requested: Option<usize>) -> Result<usize, Problem> {
     match requested {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),

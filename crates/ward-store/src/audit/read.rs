@@ -206,15 +206,7 @@ impl AuditReader {
 
     /// Tenants that have a trail, sorted.
     pub fn tenants(&self) -> Result<Vec<TenantId>> {
-        let names: Vec<String> = self
-            .conn
-            .prepare("SELECT DISTINCT tenant FROM audit_entries ORDER BY tenant")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(names
-            .into_iter()
-            .filter_map(|n| TenantId::new(&n).ok())
-            .collect())
+        tenants(&self.conn)
     }
 
     /// Counts and bounds of a tenant's trail.
@@ -647,29 +639,61 @@ impl AuditReader {
         tenant: &TenantId,
         cutoff: i64,
     ) -> Result<Option<(u64, u64, [u8; 32])>> {
-        let row: Option<(i64, i64, Vec<u8>)> = self
+        let t = tenant.as_str();
+        let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT min(seq), max(seq) FROM audit_entries WHERE tenant = ?1",
+            [t],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(None);
+        };
+        // Append times never decrease along a chain, so the newest entry before the cutoff
+        // (found through the time index) is the end of the range.
+        let newest_old: Option<i64> = self
             .conn
             .query_row(
-                "SELECT (SELECT min(seq) FROM audit_entries WHERE tenant = ?1), seq, hash
-                 FROM audit_entries
-                 WHERE tenant = ?1 AND time_ns < ?2
-                   AND seq < (SELECT max(seq) FROM audit_entries WHERE tenant = ?1)
-                 ORDER BY seq DESC LIMIT 1",
-                params![tenant.as_str(), cutoff],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                "SELECT seq FROM audit_entries INDEXED BY audit_entries_time
+                 WHERE tenant = ?1 AND time_ns < ?2 ORDER BY time_ns DESC, seq DESC LIMIT 1",
+                params![t, cutoff],
+                |r| r.get(0),
             )
             .optional()?;
-        match row {
-            None => Ok(None),
-            Some((first, through, hash)) => {
-                let hash: [u8; 32] = hash
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))?;
-                Ok(Some((first as u64, through as u64, hash)))
-            }
-        }
+        let Some(through) = newest_old.map(|s| s.min(last - 1)).filter(|s| *s >= first) else {
+            return Ok(None);
+        };
+        let hash: Vec<u8> = self.conn.query_row(
+            "SELECT hash FROM audit_entries WHERE tenant = ?1 AND seq = ?2 ORDER BY id LIMIT 1",
+            params![t, through],
+            |r| r.get(0),
+        )?;
+        let hash: [u8; 32] = hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("audit hash is not 32 bytes".into()))?;
+        Ok(Some((first as u64, through as u64, hash)))
     }
+}
+
+/// Tenants with entries, sorted: one index seek per tenant (a `DISTINCT` would scan every
+/// entry, which at start-up on a large trail takes seconds).
+pub(crate) fn tenants(conn: &Connection) -> Result<Vec<TenantId>> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    let mut next = conn.prepare(
+        "SELECT tenant FROM audit_entries INDEXED BY audit_entries_seq
+         WHERE tenant > ?1 ORDER BY tenant LIMIT 1",
+    )?;
+    while let Some(name) = next
+        .query_row([&after], |r| r.get::<_, String>(0))
+        .optional()?
+    {
+        if let Ok(t) = TenantId::new(&name) {
+            out.push(t);
+        }
+        after = name;
+    }
+    Ok(out)
 }
 
 /// Opens the personal fields of an entry for display.

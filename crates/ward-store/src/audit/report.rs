@@ -26,8 +26,8 @@ pub struct Count {
 /// What retention is configured to do and what it did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RetentionState {
-    /// Entries older than this many days are archived, then pruned.
-    pub policy_days: u64,
+    /// How long entries are kept before they are archived and pruned (e.g. `400d`).
+    pub policy: String,
     /// Where archives go.
     pub archive_dir: String,
     /// Runs that removed entries, oldest first.
@@ -81,7 +81,7 @@ impl AuditReport {
         from: i64,
         to: i64,
         keys: &[PublicKey],
-        policy_days: u64,
+        policy: String,
         archive_dir: String,
     ) -> Result<AuditReport> {
         let entries: i64 = reader.conn().query_row(
@@ -108,7 +108,7 @@ impl AuditReport {
             checkpoints_in_period: checkpoints as u64,
             signing_key_ids: keys.iter().map(PublicKey::key_id).collect(),
             retention: RetentionState {
-                policy_days,
+                policy,
                 archive_dir,
                 runs: reader.prunes(tenant)?,
             },
@@ -210,8 +210,8 @@ impl AuditReport {
         table(&mut out, "By outcome", &self.by_outcome);
         let _ = writeln!(
             out,
-            "\n## Retention\n\nEntries are kept {} days, then archived to `{}` and pruned.",
-            self.retention.policy_days, self.retention.archive_dir
+            "\n## Retention\n\nEntries are kept for {}, then archived to `{}` and pruned.",
+            self.retention.policy, self.retention.archive_dir
         );
         if let Some(oldest) = self.trail.oldest_unix_nano {
             let _ = writeln!(out, "Oldest stored entry: {}.", time(oldest));

@@ -296,6 +296,46 @@ async fn retention_archives_then_cuts_and_verification_continues() {
     }
     assert_eq!(checkpoints, 2);
     assert_eq!(intact_last_seq(&v.finish()), 12);
+
+    // A second cut: the archives, concatenated in name order and followed by an export of
+    // what is left, verify as one chain from genesis.
+    let store = open(dir.path(), 5);
+    append(&store, 4).await;
+    let cutoff = ward_model::time::now_unix_nanos() + 1;
+    append(&store, 1).await;
+    let second = store
+        .prune(tenant(), cutoff, dir.path().join("archive"), "ward".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((second.from_seq, second.through_seq), (13, 20));
+    store.shutdown().await.unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(dir.path().join("archive").join("acme"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2);
+    let mut v = Verifier::new(tenant(), &keys());
+    for name in names {
+        let file = std::fs::File::open(name).unwrap();
+        for line in std::io::BufReader::new(zstd::Decoder::new(file).unwrap()).lines() {
+            v.line(&ExportLine::parse(&line.unwrap()).unwrap()).unwrap();
+        }
+    }
+    AuditReader::open(dir.path())
+        .unwrap()
+        .lines(&tenant(), SeqRange::ALL, |l| {
+            v.line(&l).map_err(|e| StoreError::Internal(e.to_string()))
+        })
+        .unwrap();
+    match v.finish() {
+        Verdict::Intact {
+            start, last_seq, ..
+        } => assert_eq!((start, last_seq), (Start::Genesis, 22)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(intact_last_seq(&verdict(dir.path())), 22);
 }
 
 /// Appends 20 entries (checkpoints at 10 and 20) and returns a raw connection to the file.

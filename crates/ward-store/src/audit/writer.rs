@@ -143,15 +143,8 @@ fn now() -> i64 {
 
 impl Writer {
     fn load_all(&mut self) -> Result<()> {
-        let tenants: Vec<String> = self
-            .conn
-            .prepare("SELECT DISTINCT tenant FROM audit_entries")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for t in tenants {
-            if let Ok(tenant) = TenantId::new(&t) {
-                self.chain(&tenant)?;
-            }
+        for tenant in super::read::tenants(&self.conn)? {
+            self.chain(&tenant)?;
         }
         Ok(())
     }

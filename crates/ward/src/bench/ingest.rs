@@ -427,7 +427,7 @@ fn spread_nanos(args: &IngestArgs) -> i64 {
 }
 
 /// Parses a duration that may be zero.
-fn parse_span(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_span(text: &str) -> Result<Duration, String> {
     if text
         .trim()
         .trim_end_matches(|c: char| c.is_ascii_alphabetic())

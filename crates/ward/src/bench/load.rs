@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -236,6 +237,11 @@ impl RatePlan {
 /// Sends `op(i)` on the schedule of `plan`, whatever the answers: each send's latency runs from
 /// its scheduled time to its answer. At most `max_outstanding` sends are in flight; a send due
 /// while that many are is skipped and counted.
+///
+/// The schedule is kept by a thread of its own sleeping with the operating system's timer
+/// (tens of microseconds late at most when the machine is not saturated) rather than by the
+/// runtime's, which rounds every deadline up to the next whole millisecond and so would add a
+/// millisecond or two of the driver's own lateness to every latency.
 pub async fn open_loop<F, Fut>(
     plan: RatePlan,
     max_outstanding: usize,
@@ -245,35 +251,77 @@ where
     F: Fn(u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Outcome> + Send + 'static,
 {
-    let started = tokio::time::Instant::now();
-    let mut tasks: JoinSet<(Outcome, Duration)> = JoinSet::new();
+    let runtime = tokio::runtime::Handle::current();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(Outcome, Duration)>();
+    let outstanding = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let pacer = {
+        let outstanding = outstanding.clone();
+        std::thread::Builder::new()
+            .name("bench-pacer".into())
+            .spawn(move || {
+                // `op` may use the runtime before its future is first polled.
+                let _runtime = runtime.enter();
+                fine_timer_slack();
+                let (mut sent, mut skipped) = (0u64, 0u64);
+                for i in 0..plan.count {
+                    let due = started + plan.offset(i);
+                    sleep_until(due);
+                    if done_tx.is_closed() {
+                        break; // the caller is gone
+                    }
+                    if outstanding.load(Ordering::Acquire) >= max_outstanding {
+                        skipped += 1;
+                        continue;
+                    }
+                    outstanding.fetch_add(1, Ordering::AcqRel);
+                    sent += 1;
+                    let fut = op(i);
+                    let (done, outstanding) = (done_tx.clone(), outstanding.clone());
+                    runtime.spawn(async move {
+                        let outcome = fut.await;
+                        let latency = Instant::now().saturating_duration_since(due);
+                        outstanding.fetch_sub(1, Ordering::AcqRel);
+                        let _ = done.send((outcome, latency));
+                    });
+                }
+                (sent, skipped)
+            })
+            .context("cannot start the pacing thread")?
+    };
     let mut total = LoadResult::default();
-    for i in 0..plan.count {
-        let due = started + plan.offset(i);
-        tokio::time::sleep_until(due).await;
-        while let Some(done) = tasks.try_join_next() {
-            let (outcome, latency) = done.context("a send panicked")?;
-            total.add(outcome, latency);
-        }
-        if tasks.len() >= max_outstanding {
-            total.skipped += 1;
-            continue;
-        }
-        let fut = op(i);
-        tasks.spawn(async move {
-            let outcome = fut.await;
-            (
-                outcome,
-                tokio::time::Instant::now().saturating_duration_since(due),
-            )
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        let (outcome, latency) = done.context("a send panicked")?;
+    let mut answered = 0u64;
+    // The channel closes once the pacer and every send it started have finished.
+    while let Some((outcome, latency)) = done_rx.recv().await {
         total.add(outcome, latency);
+        answered += 1;
     }
+    let (sent, skipped) = tokio::task::spawn_blocking(move || pacer.join())
+        .await
+        .context("cannot wait for the pacing thread")?
+        .map_err(|_| anyhow::anyhow!("the pacing thread panicked"))?;
+    anyhow::ensure!(answered == sent, "a send panicked");
+    total.skipped = skipped;
     total.elapsed = started.elapsed();
     Ok(total)
+}
+
+/// Sleeps the thread until `due` (returns at once if it has passed).
+fn sleep_until(due: Instant) {
+    let now = Instant::now();
+    if due > now {
+        std::thread::sleep(due - now);
+    }
+}
+
+/// Asks Linux to wake this thread's sleeps on time rather than up to 50 µs late (the default
+/// timer slack, which lets it batch wake-ups).
+fn fine_timer_slack() {
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes plain integers and only changes this thread's
+    // timer slack; failure leaves the default, which is harmless.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
 }
 
 /// Where OTLP/HTTP log exports go.
@@ -404,6 +452,41 @@ mod tests {
         // Sends due at 0, 50, 100, 150 ms finish at 100, 200, 300, 400 ms at the earliest.
         assert!(s.min_ms >= 99.0, "{s:?}");
         assert!(s.max_ms >= 249.0 && s.max_ms < 1000.0, "{s:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn open_loop_sends_on_time() {
+        // With answers at once, the latency is the driver's own lateness: well under the
+        // millisecond that a runtime timer would add.
+        let plan = RatePlan::new(1000.0, Duration::from_millis(500));
+        let result = open_loop(plan, 1024, |_| async {
+            Outcome::Ok {
+                records: 1,
+                rejected: 0,
+                bytes: 1,
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!((result.ok, result.skipped), (500, 0));
+        let mut latencies = result.latencies;
+        let s = latencies.summary().unwrap();
+        assert!(s.p50_ms < 0.5, "{s:?}");
+        assert!(result.elapsed >= Duration::from_millis(499));
+    }
+
+    #[tokio::test]
+    async fn open_loop_skips_sends_beyond_the_outstanding_bound() {
+        let plan = RatePlan::new(1000.0, Duration::from_millis(50));
+        let result = open_loop(plan, 2, |_| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Outcome::Failed("slow".into())
+        })
+        .await
+        .unwrap();
+        assert_eq!(result.failed, 2);
+        assert_eq!(result.skipped, 48);
+        assert_eq!(result.first_failure.as_deref(), Some("slow"));
     }
 
     #[tokio::test]

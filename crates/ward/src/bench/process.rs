@@ -128,8 +128,8 @@ impl ChildGuard {
         }
     }
 
-    /// Fails if the child has exited.
-    fn check_running(&mut self) -> anyhow::Result<()> {
+    /// Fails if the child has exited, with its last output.
+    pub fn check_running(&mut self) -> anyhow::Result<()> {
         if let Some(status) = self.child.try_wait()? {
             bail!(
                 "{} exited ({status}); its last output:\n{}",
