@@ -27,7 +27,7 @@ fn draft(i: usize) -> AuditDraft {
     AuditDraft {
         system: false,
         agent: format!("support-bot-{}", i % 4),
-        on_behalf_of: (i % 3 == 0).then(|| format!("u{}", i % 1000)),
+        on_behalf_of: i.is_multiple_of(3).then(|| format!("u{}", i % 1000)),
         action: "tool.call".into(),
         resource: format!("crm/customer/{i}"),
         outcome: if i.is_multiple_of(10) {

@@ -209,7 +209,10 @@ fn lifecycle_append_query_export_and_verify_three_ways() {
     let writer = w.create_key(&["audit:write"], "default");
     let reader = w.create_key(&["audit:read"], "default");
 
-    // One entry, with every optional field.
+    // One entry, with every optional field. `time` (when the action happened) is kept in
+    // the details as `occurred_at`; the entry's own time is its append time.
+    let occurred =
+        ward_model::time::format_rfc3339(ward_model::time::now_unix_nanos() - 60_000_000_000);
     let single = append_ok(
         &w,
         &writer,
@@ -221,9 +224,7 @@ fn lifecycle_append_query_export_and_verify_three_ways() {
             "on_behalf_of": "123",
             "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
             "details": {"tool": "crm.lookup", "rows": 3},
-            "time": ward_model::time::format_rfc3339(
-                ward_model::time::now_unix_nanos() - 60_000_000_000
-            )
+            "time": occurred,
         }),
     );
     assert_eq!(single.len(), 1);
@@ -276,7 +277,7 @@ fn lifecycle_append_query_export_and_verify_three_ways() {
     assert_eq!(exact.len(), 1);
     assert_eq!(
         exact[0]["details"],
-        json!({"tool": "crm.lookup", "rows": 3})
+        json!({"tool": "crm.lookup", "rows": 3, "occurred_at": occurred})
     );
     assert_eq!(exact[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(exact[0]["kind"], "agent");
@@ -297,7 +298,7 @@ fn lifecycle_append_query_export_and_verify_three_ways() {
         .len(),
         4
     );
-    assert!(query_all(&w, &reader, &[("to", "now-1h")], 100).is_empty());
+    assert!(query_all(&w, &reader, &[("to", "1h")], 100).is_empty());
 
     // Pagination: pages of 2, newest first, each entry once.
     let paged = query_all(&w, &reader, &[("action", "tool.call")], 2);
@@ -515,6 +516,7 @@ fn sigkill_during_sustained_appends_loses_no_acknowledged_entry() {
         c.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
+    println!("{} entries acknowledged before SIGKILL", acked.len());
     assert!(
         acked.len() >= 200,
         "the load was real: {} entries acknowledged",

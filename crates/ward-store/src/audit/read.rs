@@ -640,10 +640,16 @@ impl AuditReader {
         cutoff: i64,
     ) -> Result<Option<(u64, u64, [u8; 32])>> {
         let t = tenant.as_str();
-        let (first, last): (Option<i64>, Option<i64>) = self.conn.query_row(
-            "SELECT min(seq), max(seq) FROM audit_entries WHERE tenant = ?1",
+        // One extremum per statement: together, SQLite would scan the tenant's index range.
+        let first: Option<i64> = self.conn.query_row(
+            "SELECT min(seq) FROM audit_entries WHERE tenant = ?1",
             [t],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
+        )?;
+        let last: Option<i64> = self.conn.query_row(
+            "SELECT max(seq) FROM audit_entries WHERE tenant = ?1",
+            [t],
+            |r| r.get(0),
         )?;
         let (Some(first), Some(last)) = (first, last) else {
             return Ok(None);

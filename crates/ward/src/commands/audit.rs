@@ -22,9 +22,6 @@ use ward_store::audit::{AuditReader, integrity_line};
 use super::{ConfigArg, Remote};
 use crate::client::Client;
 
-/// The file of the data directory holding the checkpoint signing key (PKCS#8).
-pub const SIGNING_KEY_FILE: &str = "audit-signing.key";
-
 /// Exit status of `ward audit verify` when the trail is broken.
 const EXIT_BROKEN: u8 = 1;
 /// Exit status of `ward audit verify` when it could not verify (usage, I/O).
@@ -35,7 +32,7 @@ const EXIT_ERROR: u8 = 2;
 pub enum AuditCommand {
     /// Entries of the audit trail, newest first (personal fields opened unless erased).
     #[command(
-        after_help = "Examples:\n  ward audit query --agent support-bot --from 24h\n  ward audit query --user 123 --all --json | jq .action\n  ward audit query --resource 'crm/customer/*' --outcome denied\n  ward audit query --action key.create --from 2026-01-01T00:00:00Z --to now-1d\n\nTimes: a duration ago (`15m`, `7d`), `now-2d`, RFC 3339 or Unix time.\nNeeds a key with the audit:read scope."
+        after_help = "Examples:\n  ward audit query --agent support-bot --from 24h\n  ward audit query --user 123 --all --json | jq .action\n  ward audit query --resource 'crm/customer/*' --outcome denied\n  ward audit query --action key.create --from 2026-01-01T00:00:00Z --to 1d\n\nTimes: a duration ago (`15m`, `7d`), RFC 3339 or Unix time.\nNeeds a key with the audit:read scope."
     )]
     Query(QueryArgs),
     /// Stream the trail as JSON lines (entries and signed checkpoints) for offline checks.
@@ -46,7 +43,7 @@ pub enum AuditCommand {
     /// Check the hash chain and checkpoint signatures of the local data directory or of an
     /// export file.
     #[command(
-        after_help = "Examples:\n  ward audit verify                                # every tenant of the data directory\n  ward audit verify --data-dir /var/lib/ward --tenant team-a\n  ward audit verify --public-key 3b6a27bc…         # instead of <data_dir>/audit-signing.key\n  ward audit verify --file audit.jsonl --url https://ward.example.com\n  ward audit verify --file audit-team-a-000000000001-000000001000.jsonl.zst --public-key 3b6a27bc…\n  ward audit verify --json\n\nThe data directory is read read-only, also while `ward serve` runs; its public key comes from\n<data_dir>/audit-signing.key unless --public-key is given (repeat it for older keys). An export\nneeds --public-key, or --url to fetch the trusted keys from /api/v1/audit/public-key.\nExit status: 0 intact, 1 broken (the first inconsistency is named), 2 could not verify."
+        after_help = "Examples:\n  ward audit verify                                # every tenant of the data directory\n  ward audit verify --data-dir /var/lib/ward --tenant team-a\n  ward audit verify --public-key 3b6a27bc…         # instead of <data_dir>/audit-signing.key\n  ward audit verify --file audit.jsonl --url https://ward.example.com\n  ward audit verify --file audit-team-a-000000000001-000000001000.jsonl.zst --public-key 3b6a27bc…\n  ward audit verify --json\n\nThe data directory is read read-only, also while `ward serve` runs, against the keys Ward signs\nand trusts (audit.signing_key_file, default <data_dir>/audit-signing.key, and\naudit.trusted_public_keys) unless --public-key is given (repeat it for older keys). An export\nneeds --public-key, or --url to fetch the trusted keys from /api/v1/audit/public-key.\nExit status: 0 intact, 1 broken (the first inconsistency is named), 2 could not verify."
     )]
     Verify(VerifyArgs),
     /// Erase a person: destroy the key their personal fields are sealed with, keeping the
@@ -80,7 +77,7 @@ pub struct QueryArgs {
     /// Only this outcome.
     #[arg(long, value_parser = ["success", "failure", "denied", "error"])]
     outcome: Option<String>,
-    /// Start (inclusive): a duration ago, `now-2d`, RFC 3339 or Unix time.
+    /// Start (inclusive): a duration ago (`15m`, `7d`), RFC 3339 or Unix time.
     #[arg(long)]
     from: Option<String>,
     /// End (exclusive).
@@ -559,19 +556,23 @@ async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         return Ok(report_verdict(&tenant, &verdict, json));
     }
 
-    let dir = match args.data_dir {
-        Some(d) => d,
-        None => args.config.load()?.data_dir,
-    };
+    let config = args.config.load()?;
+    let dir = args.data_dir.unwrap_or_else(|| config.data_dir.clone());
     if keys.is_empty() {
-        let key_file = dir.join(SIGNING_KEY_FILE);
+        // The keys `ward serve` signs and trusts: audit.signing_key_file (default
+        // <data_dir>/audit-signing.key) and audit.trusted_public_keys.
+        let settings = config.audit.settings(&dir)?;
+        let key_file = settings.signing_key_path;
         match std::fs::read(&key_file) {
-            Ok(bytes) => keys.push(
-                CheckpointSigner::from_pkcs8(&bytes)
-                    .with_context(|| key_file.display().to_string())?
-                    .public_key()
-                    .clone(),
-            ),
+            Ok(bytes) => {
+                keys.push(
+                    CheckpointSigner::from_pkcs8(&bytes)
+                        .with_context(|| key_file.display().to_string())?
+                        .public_key()
+                        .clone(),
+                );
+                keys.extend(settings.trusted_public_keys);
+            }
             Err(e) => match &args.url {
                 Some(url) => keys = fetch_keys(url).await?,
                 None => bail!(
@@ -665,11 +666,12 @@ fn verify_dir(
     let terminal = std::io::stderr().is_terminal();
     let mut out = Vec::with_capacity(tenants.len());
     for tenant in tenants {
-        let total = reader.stats(&tenant)?.entries;
-        let bar = if terminal {
-            ProgressBar::new(total)
+        // Counting the entries takes a pass over an index: only for a bar someone sees.
+        let (bar, total) = if terminal {
+            let total = reader.stats(&tenant)?.entries;
+            (ProgressBar::new(total), total)
         } else {
-            ProgressBar::hidden()
+            (ProgressBar::hidden(), 0)
         };
         bar.set_style(
             ProgressStyle::with_template(
