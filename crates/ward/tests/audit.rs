@@ -310,7 +310,7 @@ fn lifecycle_append_query_export_and_verify_three_ways() {
 
     // The CLI: a table, JSON lines, every page.
     let table = cli_ok(&w, &reader, &["audit", "query", "--agent", "support-bot"]);
-    assert!(table.starts_with("     SEQ"), "{table}");
+    assert!(table.starts_with("SEQ  TIME"), "{table}");
     assert!(
         table.contains("crm/customer/1") && table.contains("123"),
         "{table}"

@@ -230,28 +230,52 @@ fn text(entry: &Value, field: &str) -> String {
     }
 }
 
-fn print_query_header() {
-    println!(
-        "{:>8}  {:<20}  {:<20}  {:<14}  {:<20}  {:<32}  OUTCOME",
-        "SEQ", "TIME", "AGENT", "USER", "ACTION", "RESOURCE"
-    );
-}
+/// The columns of the table, in order.
+const COLUMNS: [&str; 7] = [
+    "SEQ", "TIME", "AGENT", "USER", "ACTION", "RESOURCE", "OUTCOME",
+];
 
-fn print_query_row(entry: &Value) {
+/// The table cells of an entry, in [`COLUMNS`] order.
+fn query_cells(entry: &Value) -> [String; 7] {
     let mut agent = text(entry, "agent");
     if entry["kind"] != "agent" {
         agent = format!("{agent} [{}]", entry["kind"].as_str().unwrap_or("?"));
     }
-    println!(
-        "{:>8}  {:<20}  {:<20}  {:<14}  {:<20}  {:<32}  {}",
-        entry["seq"].as_u64().unwrap_or(0),
+    [
+        entry["seq"].as_u64().unwrap_or(0).to_string(),
         short_time(entry),
         agent,
         user_cell(entry),
         text(entry, "action"),
         text(entry, "resource"),
         text(entry, "outcome"),
-    );
+    ]
+}
+
+/// Prints rows aligned on `widths` (grown to fit them); the seq is right-aligned.
+fn print_table(widths: &mut [usize; 7], rows: &[[String; 7]], header: bool) {
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 7]| {
+        let mut out = format!("{:>w$}", cells[0], w = widths[0]);
+        for (i, cell) in cells.iter().enumerate().skip(1) {
+            if i + 1 == cells.len() {
+                out.push_str(&format!("  {cell}"));
+            } else {
+                out.push_str(&format!("  {cell:<w$}", w = widths[i]));
+            }
+        }
+        out
+    };
+    if header {
+        println!("{}", line(COLUMNS));
+    }
+    for row in rows {
+        println!("{}", line(std::array::from_fn(|i| row[i].as_str())));
+    }
 }
 
 async fn query(args: QueryArgs) -> anyhow::Result<()> {
@@ -273,9 +297,9 @@ async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let wanted = if args.all { usize::MAX } else { args.limit };
     let mut cursor: Option<String> = None;
     let mut printed = 0usize;
-    if !args.json {
-        print_query_header();
-    }
+    // Columns as wide as their headers, widened by each page as it is printed.
+    let mut widths: [usize; 7] = COLUMNS.map(str::len);
+    widths[1] = 20;
     while printed < wanted {
         let mut params = filters.clone();
         params.push(("limit", (wanted - printed).clamp(1, 1000).to_string()));
@@ -288,14 +312,16 @@ async fn query(args: QueryArgs) -> anyhow::Result<()> {
         let entries = page["entries"]
             .as_array()
             .ok_or_else(|| anyhow!("Ward answered without `entries`"))?;
-        for entry in entries.iter().take(wanted - printed) {
-            if args.json {
+        let entries = &entries[..entries.len().min(wanted - printed)];
+        if args.json {
+            for entry in entries {
                 println!("{entry}");
-            } else {
-                print_query_row(entry);
             }
-            printed += 1;
+        } else {
+            let rows: Vec<[String; 7]> = entries.iter().map(query_cells).collect();
+            print_table(&mut widths, &rows, printed == 0);
         }
+        printed += entries.len();
         match page["next_cursor"].as_str() {
             Some(c) if !entries.is_empty() => cursor = Some(c.to_owned()),
             _ => return Ok(()),
@@ -404,7 +430,7 @@ fn spinner(message: &str, unit: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template(&format!(
-            "{{spinner}} {message} {{human_pos}} {unit} ({{per_sec}}, {{elapsed}})"
+            "{{spinner}} {message} {{human_pos}} {unit} ({{per_sec:0}}, {{elapsed}})"
         ))
         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
@@ -511,10 +537,11 @@ async fn erase(args: EraseArgs) -> anyhow::Result<()> {
         println!("{erased}");
         return Ok(());
     }
+    let entries = erased["entries"].as_u64().unwrap_or(0);
     println!(
-        "erased {subject}: its key is destroyed; {} entries filed under handle {} can no longer \
+        "erased {subject}: its key is destroyed; {entries} {} filed under handle {} can no longer \
          be read in clear. The erasure is recorded at seq {} (hash {}).",
-        erased["entries"].as_u64().unwrap_or(0),
+        if entries == 1 { "entry" } else { "entries" },
         erased["handle"].as_str().unwrap_or("?"),
         erased["seq"].as_u64().unwrap_or(0),
         erased["hash"].as_str().unwrap_or("?"),
@@ -675,7 +702,7 @@ fn verify_dir(
         };
         bar.set_style(
             ProgressStyle::with_template(
-                "verifying {prefix} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} entries ({per_sec}, eta {eta})",
+                "verifying {prefix} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} entries ({per_sec:0}, eta {eta})",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
