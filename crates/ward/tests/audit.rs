@@ -87,10 +87,15 @@ fn query_all(w: &Ward, key: &str, query: &[(&str, &str)], page: usize) -> Vec<Va
     panic!("cursors never ended");
 }
 
-/// The highest seq of the key's trail (0 when empty).
-fn head_seq(w: &Ward, key: &str) -> u64 {
-    let answer = get(w, key, "/api/v1/audit", &[("limit", "1")]);
-    answer["entries"][0]["seq"].as_u64().unwrap_or(0)
+/// The newest entry by agent `a` (the agent of every request of the bad-input test), as
+/// (seq, hash); Ward's own entries may land at any time and are not counted.
+fn head_of_a(w: &Ward, key: &str) -> (u64, String) {
+    let answer = get(w, key, "/api/v1/audit", &[("agent", "a"), ("limit", "1")]);
+    let e = &answer["entries"][0];
+    (
+        e["seq"].as_u64().unwrap_or(0),
+        e["hash"].as_str().unwrap_or("").to_owned(),
+    )
 }
 
 /// Runs the CLI against `w`; the output, whatever the exit status.
@@ -692,10 +697,19 @@ fn creating_a_key_is_recorded_as_a_system_entry_of_its_tenant() {
     let w = Ward::start(&[]);
     let reader = w.create_key(&["audit:read"], "team-a");
     let created = |w: &Ward| query_all(w, &reader, &[("action", "key.create")], 100);
-    let before = created(&w);
+    // Ward's own entries are recorded in the background: wait for them.
+    let at_least = |n: usize| {
+        wait_for(Duration::from_secs(10), || {
+            let found = created(&w);
+            (found.len() >= n).then_some(found)
+        })
+        .unwrap_or_else(|| panic!("fewer than {n} key.create entries: {:?}", created(&w)))
+    };
+    // The reader's own creation is in the trail.
+    let before = at_least(1);
     assert!(before.iter().all(|e| e["kind"] == "system"), "{before:?}");
     let other = w.create_key(&["read"], "team-a");
-    let after = created(&w);
+    let after = at_least(before.len() + 1);
     assert_eq!(after.len(), before.len() + 1, "{after:?}");
     let newest = &after[0];
     assert_eq!(newest["kind"], "system");
@@ -703,9 +717,13 @@ fn creating_a_key_is_recorded_as_a_system_entry_of_its_tenant() {
     assert_eq!(newest["outcome"], "success");
     // The key itself is never in the trail.
     assert!(!newest.to_string().contains(&other), "{newest}");
-    // Another tenant's key creation is not in team-a's trail.
+    // Another tenant's key creation is not in team-a's trail: once a later team-a creation
+    // is recorded, there is exactly one more entry.
     w.create_key(&["read"], "team-b");
-    assert_eq!(created(&w).len(), after.len());
+    w.create_key(&["read"], "team-a");
+    let last = at_least(after.len() + 1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(created(&w).len(), after.len() + 1, "{last:?}");
 }
 
 #[test]
@@ -834,7 +852,8 @@ fn bad_input_is_refused_whole_with_a_problem_and_scopes_are_enforced() {
     let writer = w.create_key(&["audit:write"], "default");
     let reader = w.create_key(&["audit:read"], "default");
     append_ok(&w, &writer, &action("a", "tool.call", "doc/1", "success"));
-    let head = head_seq(&w, &reader);
+    let head = head_of_a(&w, &reader);
+    assert!(head.0 > 0);
 
     let good = action("a", "tool.call", "doc/2", "success");
     let mut unknown_outcome = good.clone();
@@ -880,7 +899,7 @@ fn bad_input_is_refused_whole_with_a_problem_and_scopes_are_enforced() {
         );
         assert!(problem["detail"].is_string(), "{name}: {problem}");
     }
-    assert_eq!(head_seq(&w, &reader), head, "nothing was appended");
+    assert_eq!(head_of_a(&w, &reader), head, "nothing was appended");
 
     // Scopes: reading needs audit:read, writing audit:write, erasing admin.
     let (status, _) = append(&w, &reader, &good);
@@ -910,5 +929,5 @@ fn bad_input_is_refused_whole_with_a_problem_and_scopes_are_enforced() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 403);
-    assert_eq!(head_seq(&w, &reader), head, "nothing was appended");
+    assert_eq!(head_of_a(&w, &reader), head, "nothing was appended");
 }

@@ -416,8 +416,11 @@ impl AuditReader {
         keys: &[PublicKey],
         mut progress: impl FnMut(u64),
     ) -> Result<Verdict> {
-        // Map the whole file (reads without copies); back to the usual size afterwards.
-        let _ = self.conn.execute_batch("PRAGMA mmap_size=2147418112;");
+        // Read through SQLite's bounded page cache rather than a memory map, so that the
+        // resident memory of a verification stays constant whatever the size of the file (a
+        // map over the whole file is about 10% faster but keeps every page it touched
+        // resident); back to the usual map afterwards.
+        let _ = self.conn.execute_batch("PRAGMA mmap_size=0;");
         let (full_tx, full_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (free_tx, free_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT + 2);
         let outcome = std::thread::scope(|scope| {

@@ -16,7 +16,7 @@ use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
-use ward_audit::{CheckpointSigner, ExportLine, PublicKey, TenantId, Verdict, Verifier};
+use ward_audit::{CheckpointSigner, Entry, ExportLine, PublicKey, TenantId, Verdict, Verifier};
 use ward_store::audit::{AuditReader, integrity_line};
 
 use super::{ConfigArg, Remote};
@@ -468,6 +468,13 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     .await;
     bar.finish_and_clear();
     if let Err(e) = copied {
+        let closed_pipe = e
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        if closed_pipe && args.output.is_none() {
+            // `ward audit export | head`: the reader has what it wanted.
+            return Ok(());
+        }
         out.abandon();
         return Err(e);
     }
@@ -724,6 +731,20 @@ fn verify_dir(
     Ok(out)
 }
 
+/// How an entry line of an export starts, as Ward writes it.
+const ENTRY_LINE_START: &str = "{\"record\":\"entry\",";
+
+/// Parses one export line. An entry line as Ward writes it is read as an [`Entry`] straight
+/// away (its `record` key is ignored), which skips the buffering of the tagged enum (a
+/// quarter of the time of a file verification); any other line goes through
+/// [`ExportLine::parse`].
+fn parse_line(text: &str) -> serde_json::Result<ExportLine> {
+    if text.starts_with(ENTRY_LINE_START) {
+        return serde_json::from_str::<Entry>(text).map(ExportLine::Entry);
+    }
+    ExportLine::parse(text)
+}
+
 /// The first bytes of a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -767,7 +788,7 @@ fn verify_file(
         if text.is_empty() {
             continue;
         }
-        let parsed = ExportLine::parse(text).with_context(|| {
+        let parsed = parse_line(text).with_context(|| {
             format!(
                 "{}: line {number} is not an audit export line",
                 path.display()
