@@ -149,12 +149,16 @@ impl AuditTrail {
                 Ok(runtime) => {
                     runtime.spawn(async move {
                         match done.await {
-                            Ok(_) => trail.metrics.audit_entries.inc(),
+                            Ok(_) => {
+                                trail.metrics.audit_entries.inc();
+                            }
                             Err(e) => trail.lost(&kind, &e),
                         }
                     });
                 }
-                Err(_) => trail.metrics.audit_entries.inc(),
+                Err(_) => {
+                    trail.metrics.audit_entries.inc();
+                }
             },
             Err(e) => self.lost(&kind, &e),
         }
