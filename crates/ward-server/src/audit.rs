@@ -144,15 +144,22 @@ impl AuditTrail {
             .store
             .append(tenant, vec![draft], Arc::from(Vec::new()))
         {
-            Ok(done) => {
-                tokio::spawn(async move {
-                    if let Err(e) = done.await {
-                        trail.lost(&kind, &e);
-                    } else {
-                        trail.metrics.audit_entries.inc();
-                    }
-                });
-            }
+            // The entry is written whether or not anyone waits; waiting only tells the outcome.
+            Ok(done) => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        match done.await {
+                            Ok(_) => {
+                                trail.metrics.audit_entries.inc();
+                            }
+                            Err(e) => trail.lost(&kind, &e),
+                        }
+                    });
+                }
+                Err(_) => {
+                    trail.metrics.audit_entries.inc();
+                }
+            },
             Err(e) => self.lost(&kind, &e),
         }
     }

@@ -253,7 +253,7 @@ const WRITER_AUTOCHECKPOINT_PAGES: i64 = 16_384;
 /// [`WRITER_AUTOCHECKPOINT_PAGES`] as a backstop. A checkpoint only moves data that is already
 /// durable in the WAL (and syncs the database file with the same `synchronous` level as the
 /// writer), so acknowledgements do not depend on it.
-struct Checkpointer {
+pub(crate) struct Checkpointer {
     nudge: Option<std::sync::mpsc::SyncSender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -261,7 +261,7 @@ struct Checkpointer {
 impl Checkpointer {
     /// Starts the thread; without one (it could not be set up) the writer checkpoints itself as
     /// before.
-    fn start(writer: &Connection) -> Checkpointer {
+    pub(crate) fn start(writer: &Connection) -> Checkpointer {
         let none = Checkpointer {
             nudge: None,
             thread: None,
@@ -313,13 +313,13 @@ impl Checkpointer {
     }
 
     /// New frames were committed: checkpoint them when the thread is free (nudges coalesce).
-    fn nudge(&self) {
+    pub(crate) fn nudge(&self) {
         if let Some(n) = &self.nudge {
             let _ = n.try_send(());
         }
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.nudge = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

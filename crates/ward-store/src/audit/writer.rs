@@ -22,6 +22,7 @@ use super::rows::{insert_checkpoint, insert_entry};
 use super::subjects::{Subjects, seal_details, seal_for, user_subject};
 use super::{Appended, AuditDraft, Erasure, PruneRun};
 use crate::error::{Result, StoreError};
+use crate::writer::Checkpointer;
 
 /// How often the writer wakes up, when idle, to make time-based checkpoints.
 const TICK: Duration = Duration::from_millis(500);
@@ -82,6 +83,8 @@ struct TenantChain {
 
 struct Writer {
     conn: Connection,
+    /// Copies committed WAL frames into the file off this thread, so commits only append.
+    checkpointer: Checkpointer,
     config: WriterConfig,
     chains: HashMap<TenantId, TenantChain>,
     subjects: Subjects,
@@ -93,8 +96,10 @@ pub(crate) fn run(
     config: WriterConfig,
     _lock: std::fs::File,
 ) {
+    let checkpointer = Checkpointer::start(&conn);
     let mut w = Writer {
         conn,
+        checkpointer,
         config,
         chains: HashMap::new(),
         subjects: Subjects::default(),
@@ -127,6 +132,7 @@ pub(crate) fn run(
                 for job in others {
                     w.handle(job);
                 }
+                w.checkpointer.nudge();
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
@@ -135,6 +141,7 @@ pub(crate) fn run(
     }
     // Sign every unsigned tail on the way out, so a clean shutdown leaves nothing unsigned.
     w.checkpoint_due(true);
+    w.checkpointer.stop();
 }
 
 fn now() -> i64 {
