@@ -13,4 +13,4 @@ pub mod aliases;
 mod normalize;
 
 pub use aliases::{ALIASES, Alias, Dialect, Field};
-pub use normalize::{GenAi, Operation};
+pub use normalize::{GenAi, Operation, is_genai_key};

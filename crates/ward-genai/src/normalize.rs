@@ -137,6 +137,14 @@ pub struct GenAi {
     pub other_usage: BTreeMap<String, f64>,
 }
 
+/// Attribute namespaces that only GenAI instrumentations write.
+const GENAI_PREFIXES: [&str; 5] = ["gen_ai.", "llm.", "ai.", "openinference.", "traceloop."];
+
+/// Whether `key` belongs to a GenAI namespace.
+pub fn is_genai_key(key: &str) -> bool {
+    GENAI_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
 /// Longest text kept for a normalised string field.
 const MAX_TEXT: usize = 256;
 
@@ -202,13 +210,15 @@ fn provider(alias: &Alias, v: &Value) -> Option<String> {
 }
 
 impl GenAi {
-    /// The GenAI facts of a span's attributes, or `None` when no attribute of the table is
-    /// present (not a GenAI span).
+    /// The GenAI facts of a span's attributes, or `None` when no attribute of a GenAI
+    /// namespace is present (not a GenAI span: `user.id` or `session.id` alone do not make
+    /// one). The check is a prefix test over the span's own keys, so ordinary spans cost a
+    /// few comparisons.
     pub fn from_attributes(attrs: &Map<String, Value>) -> Option<GenAi> {
-        let known = |k: &str| ALIASES.iter().any(|a| a.key == k);
-        if !ALIASES.iter().any(|a| attrs.contains_key(a.key)) {
+        if !attrs.keys().any(|k| is_genai_key(k)) {
             return None;
         }
+        let known = |k: &str| ALIASES.iter().any(|a| a.key == k);
         let s = |field| first(attrs, field, |_, v| text(v));
         let n = |field| first(attrs, field, |_, v| count(v));
         let other_usage = attrs

@@ -12,6 +12,7 @@ pub mod authz;
 pub mod config;
 mod files;
 pub mod gate;
+pub mod genai;
 pub mod grpc;
 pub mod hardening;
 pub mod jwt;

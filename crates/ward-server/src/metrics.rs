@@ -98,6 +98,10 @@ pub struct ReasonLabels {
 /// Every metric Ward keeps about itself.
 pub struct Metrics {
     registry: Registry,
+    /// Metrics named by a convention rather than by Ward (no `ward_` prefix).
+    standard: Registry,
+    /// The OpenTelemetry GenAI client metrics, derived from spans.
+    pub genai: crate::genai::GenAiMetrics,
     /// Records accepted and committed.
     pub ingest_records: Family<IngestLabels, Counter>,
     /// Request body bytes received, as sent (compressed).
@@ -158,6 +162,8 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("ward");
+        let mut standard = Registry::default();
+        let genai = crate::genai::GenAiMetrics::register(&mut standard, &mut registry);
         let ingest_records = Family::<IngestLabels, Counter>::default();
         registry.register(
             "ingest_records",
@@ -304,6 +310,8 @@ impl Metrics {
         );
         Metrics {
             registry,
+            standard,
+            genai,
             security_events_throttled,
             auth_failures,
             tls_reloads,
@@ -374,7 +382,11 @@ impl Metrics {
     /// Renders the OpenMetrics text.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        let encoded = encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, &self.standard))
+            .and_then(|()| encode_eof(&mut out));
+        if encoded.is_err() {
             out.clear();
         }
         out

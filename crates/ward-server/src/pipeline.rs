@@ -157,6 +157,9 @@ impl Pipeline {
         // Counted only once committed, so that a client retrying a refused batch is not
         // counted twice.
         self.report(&batch.tenant, signal, &found);
+        if !batch.spans.is_empty() {
+            self.metrics.genai.observe(&batch.tenant, &batch.spans);
+        }
         if !batch.logs.is_empty() && self.tail.receiver_count() > 0 {
             // An error only means every subscriber left meanwhile.
             let _ = self.tail.send(batch);

@@ -206,6 +206,7 @@ fn spans_without_genai_attributes_are_not_genai() {
         GenAi::from_attributes(&attrs(json!({"http.method": "GET", "user.name": "x"}))).is_none()
     );
     assert!(GenAi::from_attributes(&Map::new()).is_none());
+    assert!(GenAi::from_attributes(&attrs(json!({"user.id": "u1", "session.id": "s"}))).is_none());
 }
 
 #[test]
