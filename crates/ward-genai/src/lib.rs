@@ -10,7 +10,9 @@
 //! `docs/genai.md` lists the table; a test checks that it names every key.
 
 pub mod aliases;
+pub mod content;
 mod normalize;
 
 pub use aliases::{ALIASES, Alias, Dialect, Field};
+pub use content::{ContentChanges, ContentPolicy, is_content_event, is_content_key};
 pub use normalize::{GenAi, Operation, is_genai_key};

@@ -74,6 +74,8 @@ pub struct Config {
     pub tls: TlsSection,
     /// The audit trail: checkpoints, retention, archival, personal fields.
     pub audit: crate::audit::AuditSection,
+    /// GenAI telemetry: what happens to prompts and completions.
+    pub genai: crate::genai::GenAiSection,
 }
 
 impl Default for Config {
@@ -91,6 +93,7 @@ impl Default for Config {
             cors: Default::default(),
             tls: TlsSection::default(),
             audit: Default::default(),
+            genai: Default::default(),
         }
     }
 }
@@ -414,6 +417,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// `[audit]`, validated.
     pub audit: crate::audit::AuditSettings,
+    /// `[genai]`: the content policy of every tenant.
+    pub genai_content: crate::genai::ContentPolicies,
 }
 
 impl Settings {
@@ -623,8 +628,10 @@ impl Config {
             });
         }
         let audit = self.audit.settings(&self.data_dir)?;
+        let genai_content = self.genai.policies()?;
         Ok(Settings {
             audit,
+            genai_content,
             tls,
             header_read_timeout,
             max_headers: self.server.max_headers,

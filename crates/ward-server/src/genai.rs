@@ -1,4 +1,7 @@
-//! GenAI metrics derived from committed spans: the OpenTelemetry GenAI client metrics
+//! GenAI in the pipeline: the prompt and completion content policy (`[genai]`), applied to
+//! every batch before scrubbing, and the metrics derived from committed spans.
+//!
+//! The metrics are the OpenTelemetry GenAI client metrics
 //! `gen_ai.client.token.usage` and `gen_ai.client.operation.duration`, exposed on `/metrics`
 //! under their Prometheus names (`gen_ai_client_token_usage`,
 //! `gen_ai_client_operation_duration_seconds`) so dashboards built for the conventions work.
@@ -9,16 +12,144 @@
 //! `ward_genai_series_overflow_total`. Token usage is recorded for model calls only: agent and
 //! tool spans that report tokens repeat their model calls' counts.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use ward_genai::{GenAi, Operation};
-use ward_model::{Span, TenantId};
+use ward_genai::{ContentChanges, ContentPolicy, GenAi, Operation, is_content_event};
+use ward_model::{Batch, Span, TenantId};
+
+use crate::config::ConfigError;
+
+/// `[genai]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenAiSection {
+    /// What happens to prompts and completions: `store` (scrubbed like everything else),
+    /// `truncate` (to `max_content_bytes` per value) or `drop`.
+    pub content: String,
+    /// Bytes kept of each content value under `truncate`.
+    pub max_content_bytes: usize,
+    /// Per-tenant `content` and `max_content_bytes`.
+    pub tenants: BTreeMap<String, GenAiTenantSection>,
+}
+
+impl Default for GenAiSection {
+    fn default() -> Self {
+        GenAiSection {
+            content: "store".into(),
+            max_content_bytes: 4096,
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[genai.tenants.<tenant>]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenAiTenantSection {
+    /// This tenant's content policy.
+    pub content: Option<String>,
+    /// This tenant's byte limit under `truncate`.
+    pub max_content_bytes: Option<usize>,
+}
+
+/// The content policy of every tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContentPolicies {
+    default: ContentPolicy,
+    tenants: HashMap<TenantId, ContentPolicy>,
+}
+
+impl Default for ContentPolicies {
+    fn default() -> Self {
+        ContentPolicies {
+            default: ContentPolicy::Store,
+            tenants: HashMap::new(),
+        }
+    }
+}
+
+fn policy(key: &'static str, name: &str, max: usize) -> Result<ContentPolicy, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid { key, message };
+    match name {
+        "store" => Ok(ContentPolicy::Store),
+        "drop" => Ok(ContentPolicy::Drop),
+        "truncate" if max == 0 => Err(invalid(
+            "truncate needs max_content_bytes above 0 (or use drop)".into(),
+        )),
+        "truncate" => Ok(ContentPolicy::Truncate(max)),
+        other => Err(invalid(format!(
+            "{other:?}: use \"store\", \"truncate\" or \"drop\""
+        ))),
+    }
+}
+
+impl GenAiSection {
+    /// Validates the section.
+    pub fn policies(&self) -> Result<ContentPolicies, ConfigError> {
+        let default = policy("genai.content", &self.content, self.max_content_bytes)?;
+        let mut tenants = HashMap::new();
+        for (name, t) in &self.tenants {
+            let tenant = TenantId::new(name).map_err(|e| ConfigError::Invalid {
+                key: "genai.tenants",
+                message: format!("{name:?}: {e}"),
+            })?;
+            let p = policy(
+                "genai.tenants.content",
+                t.content.as_deref().unwrap_or(&self.content),
+                t.max_content_bytes.unwrap_or(self.max_content_bytes),
+            )?;
+            tenants.insert(tenant, p);
+        }
+        Ok(ContentPolicies { default, tenants })
+    }
+}
+
+impl ContentPolicies {
+    /// The policy of `tenant`.
+    pub fn of(&self, tenant: &TenantId) -> ContentPolicy {
+        self.tenants.get(tenant).copied().unwrap_or(self.default)
+    }
+
+    /// Applies the tenant's policy to the content in `batch`: span and log attributes of every
+    /// dialect, span events, and the bodies of log records that are GenAI message events.
+    pub fn apply(&self, batch: &mut Batch) -> ContentChanges {
+        let mut changes = ContentChanges::default();
+        let p = self.of(&batch.tenant);
+        if p == ContentPolicy::Store {
+            return changes;
+        }
+        for span in &mut batch.spans {
+            p.apply_to_attributes(&mut span.attributes, &mut changes);
+            for event in &mut span.events {
+                p.apply_to_event(&event.name, &mut event.attributes, &mut changes);
+            }
+        }
+        for log in &mut batch.logs {
+            let event = log
+                .attributes
+                .get("event.name")
+                .and_then(|v| v.as_str())
+                .filter(|name| is_content_event(name))
+                .map(str::to_owned);
+            match event {
+                Some(name) => {
+                    p.apply_to_text(&mut log.body, &mut changes);
+                    p.apply_to_event(&name, &mut log.attributes, &mut changes);
+                }
+                None => p.apply_to_attributes(&mut log.attributes, &mut changes),
+            }
+        }
+        changes
+    }
+}
 
 /// Distinct label sets kept before new ones are folded into `__overflow__`.
 pub const MAX_SERIES: usize = 2_000;
@@ -50,6 +181,15 @@ pub struct OperationLabels {
     pub gen_ai_response_model: String,
 }
 
+/// Labels of the content counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ContentLabels {
+    /// Ward's tenant.
+    pub tenant: String,
+    /// `truncated` or `dropped`.
+    pub action: &'static str,
+}
+
 /// Labels of the token histogram: the operation's plus `gen_ai.token.type`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TokenLabels {
@@ -76,6 +216,7 @@ pub struct GenAiMetrics {
     token_usage: HistogramFamily<TokenLabels>,
     duration: HistogramFamily<OperationLabels>,
     overflow: Counter,
+    content: Family<ContentLabels, Counter>,
     series: Mutex<HashSet<OperationLabels>>,
 }
 
@@ -87,6 +228,7 @@ impl GenAiMetrics {
             token_usage: Family::new_with_constructor(token_histogram),
             duration: Family::new_with_constructor(duration_histogram),
             overflow: Counter::default(),
+            content: Family::default(),
             series: Mutex::default(),
         };
         standard.register(
@@ -105,7 +247,29 @@ impl GenAiMetrics {
             "GenAI metric observations whose label set was folded into __overflow__ (more than 2000 series)",
             m.overflow.clone(),
         );
+        ward.register(
+            "genai_content_values",
+            "Prompt and completion values truncated or dropped by the [genai] content policy",
+            m.content.clone(),
+        );
         m
+    }
+
+    /// Counts what the content policy changed in a batch of `tenant`.
+    pub fn count_content(&self, tenant: &TenantId, changes: ContentChanges) {
+        for (action, n) in [
+            ("truncated", changes.truncated),
+            ("dropped", changes.dropped),
+        ] {
+            if n > 0 {
+                self.content
+                    .get_or_create(&ContentLabels {
+                        tenant: tenant.to_string(),
+                        action,
+                    })
+                    .inc_by(n);
+            }
+        }
     }
 
     /// Observes the GenAI spans among `spans` of `tenant`.
@@ -251,6 +415,90 @@ mod tests {
         );
         assert_eq!(text.matches("# EOF").count(), 1);
         assert!(text.trim_end().ends_with("# EOF"));
+    }
+
+    fn section(toml_text: &str) -> Result<ContentPolicies, ConfigError> {
+        let section: GenAiSection = toml::from_str(toml_text).unwrap();
+        section.policies()
+    }
+
+    #[test]
+    fn content_policies_validate_and_override_per_tenant() {
+        let p = section(
+            r#"
+            content = "truncate"
+            max_content_bytes = 100
+            [tenants.clinic]
+            content = "drop"
+            [tenants.lab]
+            max_content_bytes = 10
+            "#,
+        )
+        .unwrap();
+        let t = |n: &str| TenantId::new(n).unwrap();
+        assert_eq!(p.of(&t("acme")), ContentPolicy::Truncate(100));
+        assert_eq!(p.of(&t("clinic")), ContentPolicy::Drop);
+        assert_eq!(p.of(&t("lab")), ContentPolicy::Truncate(10));
+        assert_eq!(section("").unwrap().of(&t("acme")), ContentPolicy::Store);
+        let e = section(r#"content = "redact""#).unwrap_err().to_string();
+        assert!(e.starts_with("genai.content") && e.contains("drop"), "{e}");
+        let e = section("content = \"truncate\"\nmax_content_bytes = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_content_bytes"), "{e}");
+    }
+
+    /// The policy runs in the pipeline before storage: what is dropped is never written.
+    #[tokio::test]
+    async fn dropped_content_never_reaches_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::tests::test_state(dir.path()).await;
+        let pipeline = crate::pipeline::Pipeline::new(
+            state.store.clone(),
+            state.metrics.clone(),
+            crate::scrub::Scrubber::new(None, ward_redact::PseudonymKey::new([1u8; 32])),
+            state.security.clone(),
+        )
+        .with_content(section(r#"content = "drop""#).unwrap());
+        let mut s = span(
+            json!({"gen_ai.operation.name": "chat", "gen_ai.prompt.0.role": "user",
+                   "gen_ai.prompt.0.content": "my diagnosis is private",
+                   "llm.output_messages.0.message.content": "noted"}),
+            10,
+        );
+        s.events.push(ward_model::SpanEvent {
+            time_unix_nano: 1_000_000_001,
+            name: "gen_ai.user.message".into(),
+            attributes: match json!({"content": "also private", "role": "user"}) {
+                Value::Object(m) => m,
+                _ => unreachable!(),
+            },
+        });
+        let trace_id = s.trace_id;
+        let mut batch = Batch::new(TenantId::new("acme").unwrap());
+        batch.spans.push(s);
+        pipeline
+            .ingest(batch, crate::pipeline::SignalKind::Traces, "test")
+            .await
+            .unwrap();
+        let stored = state
+            .store
+            .get_trace(&TenantId::new("acme").unwrap(), trace_id)
+            .await
+            .unwrap();
+        let text = serde_json::to_string(&stored).unwrap();
+        assert!(
+            !text.contains("private") && !text.contains("noted"),
+            "{text}"
+        );
+        assert!(text.contains("gen_ai.prompt.0.role") && text.contains("gen_ai.user.message"));
+        assert!(
+            line(
+                &state.metrics.encode(),
+                r#"ward_genai_content_values_total{tenant="acme",action="dropped"}"#
+            )
+            .ends_with(" 3")
+        );
     }
 
     #[test]

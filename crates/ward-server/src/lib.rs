@@ -555,7 +555,8 @@ impl Server {
                 metrics.clone(),
                 Scrubber::new(policies, master_key),
                 security.clone(),
-            ),
+            )
+            .with_content(settings.genai_content.clone()),
             security,
             audit,
             gate,

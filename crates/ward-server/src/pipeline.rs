@@ -10,6 +10,7 @@ use tokio::sync::broadcast;
 use ward_model::{Batch, LogRecord, MetricPoint, SecurityEvent, SecuritySeverity, Span, TenantId};
 use ward_store::{Store, StoreError};
 
+use crate::genai::ContentPolicies;
 use crate::metrics::{IngestLabels, KindLabel, Metrics, RedactionLabels};
 use crate::scrub::{ScrubReport, Scrubber};
 use crate::security::SecurityEvents;
@@ -90,6 +91,7 @@ pub struct Pipeline {
     scrubber: Scrubber,
     security: SecurityEvents,
     tail: broadcast::Sender<Arc<Batch>>,
+    content: ContentPolicies,
 }
 
 impl Pipeline {
@@ -108,7 +110,14 @@ impl Pipeline {
             scrubber,
             security,
             tail,
+            content: ContentPolicies::default(),
         }
+    }
+
+    /// Applies `policies` to prompts and completions before scrubbing (default: keep them).
+    pub fn with_content(mut self, policies: ContentPolicies) -> Pipeline {
+        self.content = policies;
+        self
     }
 
     /// Stores `batch` durably and returns once it is committed; only then may the caller
@@ -122,6 +131,8 @@ impl Pipeline {
         if batch.is_empty() {
             return Ok(());
         }
+        // Content that is dropped or cut is not scrubbed for nothing.
+        let content = self.content.apply(&mut batch);
         let found = self.scrubber.scrub(&mut batch);
         let batch = Arc::new(batch);
         let committed = self.store.try_submit(batch.clone()).map_err(|e| {
@@ -157,6 +168,7 @@ impl Pipeline {
         // Counted only once committed, so that a client retrying a refused batch is not
         // counted twice.
         self.report(&batch.tenant, signal, &found);
+        self.metrics.genai.count_content(&batch.tenant, content);
         if !batch.spans.is_empty() {
             self.metrics.genai.observe(&batch.tenant, &batch.spans);
         }
