@@ -7,6 +7,9 @@
 //! that maps each dialect's keys onto Ward's [`Field`]s; [`GenAi::from_attributes`] applies it
 //! to a span's attributes. Unknown `gen_ai.usage.*` keys are kept, not dropped.
 //!
+//! [`content`] knows which attributes and events of each dialect carry prompts and completions,
+//! and applies a [`ContentPolicy`] (store, truncate, drop) to them.
+//!
 //! `docs/genai.md` lists the table; a test checks that it names every key.
 
 pub mod aliases;
