@@ -15,13 +15,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
-
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+use serde::{Deserialize, Serialize};
 use ward_genai::{ContentChanges, ContentPolicy, GenAi, Operation, is_content_event};
 use ward_model::{Batch, Span, TenantId};
 
