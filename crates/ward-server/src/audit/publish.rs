@@ -68,17 +68,7 @@ pub(super) fn start(settings: &AuditSettings, metrics: Arc<Metrics>) -> Option<C
 }
 
 fn client() -> Result<HttpClient, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider.clone())
-    {
-        Ok(b) => b,
-        Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| format!("TLS setup failed: {e}"))?,
-    };
-    let connector = builder.https_or_http().enable_http1().build();
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
+    Ok(Client::builder(TokioExecutor::new()).build(crate::outbound::https_connector()?))
 }
 
 async fn push_all(

@@ -241,17 +241,8 @@ impl Fetcher {
     /// A client for `url`, trusting the system's root certificates, or Mozilla's when the
     /// system has none.
     pub(crate) fn new(url: JwksUrl) -> Result<Fetcher, String> {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider.clone())
-        {
-            Ok(builder) => builder,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
-                .with_provider_and_webpki_roots(provider)
-                .map_err(|e| format!("TLS setup failed: {e}"))?,
-        };
-        let connector = builder.https_or_http().enable_http1().build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client =
+            Client::builder(TokioExecutor::new()).build(crate::outbound::https_connector()?);
         Ok(Fetcher { client, url })
     }
 

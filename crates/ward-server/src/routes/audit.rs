@@ -166,16 +166,7 @@ pub struct AuditParams {
 
 /// The period `[from, to)`; unlike telemetry queries, the default is the whole trail.
 fn period(from: Option<&str>, to: Option<&str>) -> Result<(i64, i64), Problem> {
-    let now = now_unix_nanos();
-    let parse = |name: &str, s: &str| {
-        parse_instant(s, now).map_err(|e| Problem::bad_request(format!("{name}: {e}")))
-    };
-    let from = from.map(|s| parse("from", s)).transpose()?.unwrap_or(0);
-    let to = to.map(|s| parse("to", s)).transpose()?.unwrap_or(i64::MAX);
-    if from >= to {
-        return Err(Problem::bad_request("from must be before to"));
-    }
-    Ok((from, to))
+    super::query::period(from, to, now_unix_nanos(), 0, i64::MAX)
 }
 
 /// An entry as the API shows it.
@@ -293,24 +284,25 @@ pub async fn export(
         from: params.from_seq.unwrap_or(0),
         to: params.to_seq.unwrap_or(SeqRange::ALL.to),
     };
+    if range.from > range.to {
+        return Err(Problem::bad_request("from_seq must not be after to_seq"));
+    }
     if params.from.is_some() || params.to.is_some() {
         let (from, to) = period(params.from.as_deref(), params.to.as_deref())?;
         let t = tenant.clone();
-        match state
+        let in_period = state
             .audit
             .store()
             .read(move |r| r.seq_range(&t, from, to))
-            .await?
-        {
-            Some(r) => {
-                range.from = range.from.max(r.from);
-                range.to = range.to.min(r.to);
-            }
-            None => range = SeqRange { from: 1, to: 0 },
-        }
-    }
-    if range.from > range.to && range.to != 0 {
-        return Err(Problem::bad_request("from_seq must not be after to_seq"));
+            .await?;
+        // Both bounds apply; an empty intersection exports nothing.
+        range = match in_period {
+            Some(r) => SeqRange {
+                from: range.from.max(r.from),
+                to: range.to.min(r.to),
+            },
+            None => SeqRange { from: 1, to: 0 },
+        };
     }
     let reader = state.audit.store().reader()?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);

@@ -95,16 +95,36 @@ fn time_range(
     to: Option<&str>,
 ) -> Result<(i64, i64), Problem> {
     let now = now_unix_nanos();
-    let from = match from {
-        Some(s) => parse_instant(s, now).map_err(|e| Problem::bad_request(format!("from: {e}")))?,
-        None => now - DEFAULT_LOOKBACK_NANOS,
-    };
-    let to = match to {
-        Some(s) => parse_instant(s, now).map_err(|e| Problem::bad_request(format!("to: {e}")))?,
-        None => now
-            .saturating_add(state.settings.max_future_nanos)
+    period(
+        from,
+        to,
+        now,
+        now - DEFAULT_LOOKBACK_NANOS,
+        now.saturating_add(state.settings.max_future_nanos)
             .saturating_add(1),
+    )
+}
+
+/// `[from, to)` from a request's `from` and `to` parameters (each an instant as
+/// [`parse_instant`] reads it, relative to `now`), with the given defaults when absent.
+pub(crate) fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: i64,
+    default_from: i64,
+    default_to: i64,
+) -> Result<(i64, i64), Problem> {
+    let parse = |name: &str, s: &str| {
+        parse_instant(s, now).map_err(|e| Problem::bad_request(format!("{name}: {e}")))
     };
+    let from = from
+        .map(|s| parse("from", s))
+        .transpose()?
+        .unwrap_or(default_from);
+    let to = to
+        .map(|s| parse("to", s))
+        .transpose()?
+        .unwrap_or(default_to);
     if from >= to {
         return Err(Problem::bad_request("from must be before to"));
     }

@@ -78,7 +78,7 @@ fn bootstrap(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let path = data_dir.join(ADMIN_KEY_FILE);
-    write_private(&path, format!("{}\n", key.text.as_str()).as_bytes())
+    ward_server::files::create_private(&path, format!("{}\n", key.text.as_str()).as_bytes())
         .with_context(|| format!("cannot write the first admin key to {}", path.display()))?;
     store.keys().insert_key(&key.record)?;
     eprintln!(
@@ -88,18 +88,6 @@ fn bootstrap(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
         path.display()
     );
     Ok(())
-}
-
-/// Creates `path` with mode 0600 (failing if it exists) and writes `contents`.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 fn init_logging(settings: &Settings) -> anyhow::Result<()> {
